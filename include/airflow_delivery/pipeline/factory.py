@@ -1,0 +1,88 @@
+"""Turn pipeline specs into Airflow DAGs: the one place that instantiates operators.
+
+Stage builders are registered per stage type; an unknown type is an error listing the known ones
+(never a silent fallback). Each stage becomes one task whose task id is the stage id, so the Airflow
+graph reads like the pipeline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
+
+from airflow.sdk import DAG, BaseOperator
+
+from airflow_delivery.pipeline.spec import PipelineSpec, StageBase, WaitStage, parse_duration
+
+StageBuilder = Callable[[Any, dict[str, Any]], BaseOperator]
+
+# A fixed start date: pipelines are triggered (tags, API, schedule), never back-filled.
+_START_DATE = datetime(2024, 1, 1, tzinfo=timezone.utc)
+
+
+def _build_wait(stage: WaitStage, common: dict[str, Any]) -> BaseOperator:
+    from airflow_delivery.operators.wait import WaitOperator
+
+    return WaitOperator(duration=parse_duration(stage.duration), **common)
+
+
+STAGE_BUILDERS: dict[str, StageBuilder] = {"wait": _build_wait}
+
+
+def _stage_builder(stage_type: str) -> StageBuilder:
+    try:
+        return STAGE_BUILDERS[stage_type]
+    except KeyError:
+        raise ValueError(
+            f"no builder for stage type {stage_type!r}; known types: {', '.join(sorted(STAGE_BUILDERS))}"
+        ) from None
+
+
+def _notifiers(spec: PipelineSpec, event: str) -> list[Any]:
+    from airflow_delivery.notifications.slack import DeliverySlackNotifier
+
+    return [
+        DeliverySlackNotifier(event=event, slack_conn_id=target.connection, channel=target.channel)  # type: ignore[arg-type]
+        for target in spec.notifications
+        if event in target.when
+    ]
+
+
+def _common_task_args(stage: StageBase) -> dict[str, Any]:
+    args: dict[str, Any] = {"task_id": stage.id}
+    if stage.timeout is not None:
+        args["execution_timeout"] = parse_duration(stage.timeout)
+    return args
+
+
+def build_dag(spec: PipelineSpec, *, fileloc: str | None = None) -> DAG:
+    """Build the DAG of one pipeline. Touches no network, database or Variable (parse-time safe)."""
+    dag = DAG(
+        dag_id=spec.name,
+        description=spec.description,
+        schedule=None,
+        start_date=_START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        tags=sorted({"delivery", *spec.tags}),
+        default_args={"owner": ",".join(spec.owners)},
+        on_success_callback=_notifiers(spec, "complete") or None,
+        on_failure_callback=_notifiers(spec, "failed") or None,
+        doc_md=spec.description,
+    )
+    if fileloc:
+        dag.fileloc = fileloc
+    tasks: dict[str, BaseOperator] = {}
+    with dag:
+        for stage in spec.stages:
+            tasks[stage.id] = _stage_builder(stage.type)(stage, _common_task_args(stage))  # type: ignore[attr-defined]
+        for stage in spec.stages:
+            for dep in stage.depends_on:
+                tasks[dep] >> tasks[stage.id]
+    starting = _notifiers(spec, "starting")
+    if starting:
+        # DAGs have no "run started" callback; the first root stage announces the run once.
+        first_root = next(s.id for s in spec.stages if not s.depends_on)
+        tasks[first_root].on_execute_callback = starting
+    return dag
