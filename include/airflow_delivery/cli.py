@@ -19,6 +19,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("airflow_delivery.commands.demo", "run the local demo (Airflow standalone and its services)"),
     "judge": ("airflow_delivery.commands.judge", "judge a Kayenta canary request (JSON) and print the result"),
     "sandbox": ("airflow_delivery.commands.sandbox", "serve the local Kubernetes API sandbox"),
+    "schema": ("airflow_delivery.commands.schema", "print the JSON Schema of pipeline files"),
+    "validate": ("airflow_delivery.commands.validate", "check pipeline files without Airflow running"),
 }
 
 

@@ -49,9 +49,9 @@ def test_airflow_providers_list_shows_us_with_version() -> None:
 
 
 def test_connection_types_are_declarative_and_registered() -> None:
-    from airflow.providers_manager import ProvidersManager
+    from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
 
-    manager = ProvidersManager()
+    manager = ProvidersManagerTaskRuntime()
     hooks = manager.hooks
     assert hooks["container_registry"].hook_class_name == "airflow_delivery.hooks.registry.ContainerRegistryHook"
     assert hooks["prometheus"].hook_class_name == "airflow_delivery.hooks.prometheus.PrometheusHook"

@@ -56,15 +56,50 @@ def _common_task_args(stage: StageBase) -> dict[str, Any]:
     return args
 
 
+def _params(spec: PipelineSpec) -> dict[str, Any]:
+    """Parameters as Airflow Params: the trigger form, and validation before any stage runs."""
+    from airflow.sdk import Param
+
+    params: dict[str, Any] = {
+        p.name: Param(p.default, description=p.description, **p.json_schema()) for p in spec.parameters
+    }
+    if spec.artifacts:
+        # Explicit artifacts for manual and API runs: {"artifacts": {"api": "v2"}}.
+        names = [a.name for a in spec.artifacts]
+        params["artifacts"] = Param(
+            {},
+            type="object",
+            description=f"Artifacts to deploy, by name ({', '.join(names)}): tag or digest.",
+            propertyNames={"enum": names},
+            additionalProperties={"type": "string", "minLength": 1},
+        )
+    return params
+
+
+def _schedule(spec: PipelineSpec) -> Any:
+    from airflow.sdk import CronTriggerTimetable, MultipleCronTriggerTimetable
+
+    crons = [t for t in spec.triggers if t.type == "schedule"]
+    if not crons:
+        return None
+    if len(crons) == 1:
+        return CronTriggerTimetable(crons[0].cron, timezone=crons[0].timezone)
+    zones = {t.timezone for t in crons}
+    if len(zones) > 1:
+        raise ValueError(f"schedule triggers of one pipeline must share a time zone, got {sorted(zones)}")
+    return MultipleCronTriggerTimetable(*(t.cron for t in crons), timezone=crons[0].timezone)
+
+
 def build_dag(spec: PipelineSpec, *, fileloc: str | None = None) -> DAG:
     """Build the DAG of one pipeline. Touches no network, database or Variable (parse-time safe)."""
     dag = DAG(
         dag_id=spec.name,
         description=spec.description,
-        schedule=None,
+        schedule=_schedule(spec),
         start_date=_START_DATE,
         catchup=False,
-        max_active_runs=1,
+        max_active_runs=spec.concurrency.max_active_runs,
+        params=_params(spec),
         tags=sorted({"delivery", *spec.tags}),
         default_args={"owner": ",".join(spec.owners)},
         on_success_callback=_notifiers(spec, "complete") or None,

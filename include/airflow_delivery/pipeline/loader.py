@@ -6,6 +6,7 @@ on ``stages[2].duration`` can point at the line the author has to edit.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,8 @@ from pydantic import ValidationError
 from airflow_delivery.pipeline.spec import PipelineSpec
 
 PIPELINE_SUFFIXES = (".yaml", ".yml")
+# Model-level validators put the field path first: "stages[1].depends_on: unknown stage 'x'".
+_FIELD_PREFIX = re.compile(r"^([a-z_]+(?:\[\d+\])?(?:\.[a-z_]+(?:\[\d+\])?)*):\s")
 
 
 @dataclass(frozen=True)
@@ -90,21 +93,25 @@ def _field_path(loc: Iterable[str | int]) -> str:
     return out
 
 
-def _clean_loc(loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
-    # pydantic puts the discriminator value (e.g. 'wait') into the location of union members.
+def _clean_loc(document: Any, loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
+    """Drop the union tag pydantic inserts into locations (``stages[0].wait.duration``).
+
+    A location part is such a tag when the document node at that point is a mapping whose ``type``
+    equals the part and which has no key of that name.
+    """
     cleaned: list[str | int] = []
-    for i, part in enumerate(loc):
-        if i > 0 and isinstance(loc[i - 1], int) and isinstance(part, str) and cleaned and cleaned[0] == "stages":
-            if part in _stage_types():
-                continue
+    node = document
+    for part in loc:
+        if isinstance(node, dict) and isinstance(part, str) and part not in node and node.get("type") == part:
+            continue
         cleaned.append(part)
+        if isinstance(node, dict) and isinstance(part, str):
+            node = node.get(part)
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        else:
+            node = None
     return tuple(cleaned)
-
-
-def _stage_types() -> set[str]:
-    from airflow_delivery.pipeline.spec import STAGE_TYPES
-
-    return set(STAGE_TYPES)
 
 
 def parse_pipeline_text(text: str, path: str) -> PipelineSpec:
@@ -125,16 +132,16 @@ def parse_pipeline_text(text: str, path: str) -> PipelineSpec:
     except ValidationError as exc:
         errors = []
         for err in exc.errors():
-            loc = _clean_loc(tuple(err["loc"]))
+            loc = _clean_loc(document, tuple(err["loc"]))
             message = err["msg"].removeprefix("Value error, ")
             # Graph errors raised by the model validator carry their own field path in the message.
             field = _field_path(loc)
-            if not loc and ":" in message and message.split(":", 1)[0].startswith("stages"):
-                field, message = (s.strip() for s in message.split(":", 1))
+            if not loc and (match := _FIELD_PREFIX.match(message)):
+                field, message = match.group(1), message[match.end() :].strip()
             if err["type"] == "union_tag_invalid":
-                message = f"unknown stage type {err['input'].get('type')!r}; expected one of: " + ", ".join(
-                    sorted(_stage_types())
-                )
+                expected = str(err.get("ctx", {}).get("expected_tags", "")).replace("'", "")
+                kind = "stage type" if loc and loc[0] == "stages" else "type"
+                message = f"unknown {kind} {err['input'].get('type')!r}; expected one of: {expected}"
                 field = _field_path(loc) + ".type"
             elif err["type"] == "extra_forbidden":
                 message = "unknown option; check the spelling or see `airflow-delivery schema`"

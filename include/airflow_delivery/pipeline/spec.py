@@ -13,6 +13,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from airflow_delivery.pipeline.params import ExpectedArtifact, Parameter
+from airflow_delivery.pipeline.triggers_spec import Trigger
+
 ID_PATTERN = r"^[A-Za-z][A-Za-z0-9_\-]{0,99}$"
 _DURATION_RE = re.compile(r"^\s*(?:(\d+)h)?\s*(?:(\d+)m)?\s*(?:(\d+(?:\.\d+)?)s)?\s*$")
 
@@ -85,6 +88,12 @@ Stage = Annotated[WaitStage, Field(discriminator="type")]
 STAGE_TYPES: dict[str, type[StageBase]] = {"wait": WaitStage}
 
 
+class Concurrency(_Model):
+    """Spinnaker's limitConcurrent: by default one run at a time, newer runs queue behind it."""
+
+    max_active_runs: int = Field(1, ge=1, le=100)
+
+
 class PipelineSpec(_Model):
     """One delivery pipeline: a DAG whose tasks are its stages."""
 
@@ -92,8 +101,22 @@ class PipelineSpec(_Model):
     description: str | None = None
     owners: list[str] = Field(default_factory=lambda: ["delivery"])
     tags: list[str] = Field(default_factory=list)
+    triggers: list[Trigger] = Field(default_factory=list)
+    parameters: list[Parameter] = Field(default_factory=list)
+    artifacts: list[ExpectedArtifact] = Field(default_factory=list)
+    concurrency: Concurrency = Field(default_factory=Concurrency)
     notifications: list[SlackTarget] = Field(default_factory=list)
     stages: list[Stage] = Field(..., min_length=1)
+
+    @model_validator(mode="after")
+    def _check_names(self) -> PipelineSpec:
+        for field, items in (("parameters", self.parameters), ("artifacts", self.artifacts)):
+            seen: set[str] = set()
+            for index, item in enumerate(items):
+                if item.name in seen:
+                    raise ValueError(f"{field}[{index}].name: duplicate name {item.name!r}")
+                seen.add(item.name)
+        return self
 
     @model_validator(mode="after")
     def _check_graph(self) -> PipelineSpec:

@@ -44,9 +44,15 @@ def test_rest_api_unpause_trigger_and_import_errors(tmp_path: Path) -> None:
             assert "stages[0].type: unknown stage type 'nope'" in errors[0]["stack_trace"]
 
             assert api.patch("/dags/hello_delivery", json={"is_paused": False}).status_code == 200
+            # Run parameters are validated before any stage runs: an unknown artifact is refused.
+            refused = api.post(
+                "/dags/hello_delivery/dagRuns",
+                json={"logical_date": None, "dag_run_id": "rest-0", "conf": {"artifacts": {"app": "v1"}}},
+            )
+            assert refused.status_code == 400 and "artifacts" in refused.text, refused.text
             created = api.post(
                 "/dags/hello_delivery/dagRuns",
-                json={"logical_date": None, "dag_run_id": "rest-1", "conf": {"artifacts": {"app": "v1"}}},
+                json={"logical_date": None, "dag_run_id": "rest-1", "conf": {"artifacts": {"demo-app": "v1"}}},
             )
             assert created.status_code == 200, created.text
             run = airflow.wait_for_run(api, "hello_delivery", "rest-1")

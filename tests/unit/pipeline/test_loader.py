@@ -52,7 +52,7 @@ def test_bad_durations(value: object) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("name: [unclosed\n", "pipelines/p.yaml:1: invalid YAML"),
+        ("name: [unclosed\n", "pipelines/p.yaml:2: invalid YAML: expected ',' or ']'"),
         ("- just\n- a list\n", "expected a mapping with 'name' and 'stages'"),
         ("name: p\nstages: []\n", "stages: List should have at least 1 item"),
         ("stages:\n  - {id: a, type: wait, duration: 1s}\n", "name: Field required"),
