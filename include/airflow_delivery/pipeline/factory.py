@@ -13,21 +13,14 @@ from typing import Any
 
 from airflow.sdk import DAG, BaseOperator
 
-from airflow_delivery.pipeline.spec import PipelineSpec, StageBase, WaitStage, parse_duration
+from airflow_delivery.pipeline.runtime import StageCondition
+from airflow_delivery.pipeline.spec import PipelineSpec, StageBase, parse_duration
+from airflow_delivery.pipeline.stages import STAGE_BUILDERS
 
 StageBuilder = Callable[[Any, dict[str, Any]], BaseOperator]
 
 # A fixed start date: pipelines are triggered (tags, API, schedule), never back-filled.
 _START_DATE = datetime(2024, 1, 1, tzinfo=timezone.utc)
-
-
-def _build_wait(stage: WaitStage, common: dict[str, Any]) -> BaseOperator:
-    from airflow_delivery.operators.wait import WaitOperator
-
-    return WaitOperator(duration=parse_duration(stage.duration), **common)
-
-
-STAGE_BUILDERS: dict[str, StageBuilder] = {"wait": _build_wait}
 
 
 def _stage_builder(stage_type: str) -> StageBuilder:
@@ -90,6 +83,36 @@ def _schedule(spec: PipelineSpec) -> Any:
     return MultipleCronTriggerTimetable(*(t.cron for t in crons), timezone=crons[0].timezone)
 
 
+def _ancestor_map(spec: PipelineSpec) -> dict[str, set[str]]:
+    from airflow_delivery.pipeline.spec import stage_ancestors
+
+    graph = {stage.id: list(stage.depends_on) for stage in spec.stages}
+    return {stage.id: stage_ancestors(graph, stage.id) for stage in spec.stages}
+
+
+def _trigger_rule(spec: PipelineSpec, stage: StageBase) -> str:
+    """How a stage's upstream outcomes gate it, from the upstream stages' ``when`` and ``on_failure``.
+
+    - a rollback stage runs only when a stage it rolls back failed (``one_failed``); when nothing
+      failed it is skipped, so a successful run shows its rollback stages as skipped;
+    - after a ``continue`` stage, later stages run whatever its outcome (``all_done``);
+    - after a stage whose ``when`` was false (skipped), later stages still run (``none_failed``);
+    - a join of several stages runs when none failed and at least one ran, so a join after a
+      manual-judgment branch runs for the chosen branch (``none_failed_min_one_success``).
+    """
+    by_id = {s.id: s for s in spec.stages}
+    if any(stage.id in other.rollback for other in spec.stages):
+        return "one_failed"
+    upstream = [by_id[dep] for dep in stage.depends_on]
+    if any(up.on_failure == "continue" for up in upstream):
+        return "all_done"
+    if len(upstream) > 1:
+        return "none_failed_min_one_success"
+    if upstream and upstream[0].when is not None:
+        return "none_failed"
+    return "all_success"
+
+
 def build_dag(spec: PipelineSpec, *, fileloc: str | None = None) -> DAG:
     """Build the DAG of one pipeline. Touches no network, database or Variable (parse-time safe)."""
     dag = DAG(
@@ -109,12 +132,27 @@ def build_dag(spec: PipelineSpec, *, fileloc: str | None = None) -> DAG:
     if fileloc:
         dag.fileloc = fileloc
     tasks: dict[str, BaseOperator] = {}
+    ancestors = _ancestor_map(spec)
     with dag:
         for stage in spec.stages:
-            tasks[stage.id] = _stage_builder(stage.type)(stage, _common_task_args(stage))  # type: ignore[attr-defined]
+            args = _common_task_args(stage)
+            if stage.when is not None:
+                args["pre_execute"] = StageCondition(stage.id, stage.when, tuple(sorted(ancestors[stage.id])))
+            tasks[stage.id] = _stage_builder(stage.type)(stage, args)  # type: ignore[attr-defined]
         for stage in spec.stages:
             for dep in stage.depends_on:
                 tasks[dep] >> tasks[stage.id]
+        for stage in spec.stages:
+            for target in stage.rollback:
+                tasks[stage.id] >> tasks[target]
+        rollback_ids = {target for stage in spec.stages for target in stage.rollback}
+        for stage in spec.stages:
+            task = tasks[stage.id]
+            if stage.id in rollback_ids:
+                # A rollback stage must not decide the run's outcome: Airflow judges a run by its leaf
+                # tasks and ignores teardowns, so the failed stage it rolled back still fails the run.
+                task.is_teardown = True
+            task.trigger_rule = _trigger_rule(spec, stage)
     starting = _notifiers(spec, "starting")
     if starting:
         # DAGs have no "run started" callback; the first root stage announces the run once.

@@ -1,100 +1,33 @@
 """The pipeline spec: what a delivery pipeline YAML file may say, as pydantic models.
 
 Pure: imports nothing from Airflow, so ``airflow-delivery validate`` and editors (through the JSON Schema)
-check pipelines without an Airflow installation. Every model forbids unknown keys, because a misspelt
-option that is silently ignored is how Spinnaker pipelines drift from what their authors meant.
+check pipelines without an Airflow installation.
 """
 
 from __future__ import annotations
 
-import re
-from datetime import timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
+from airflow_delivery.pipeline.model import ID_PATTERN, Model, SlackTarget, StageBase, parse_duration
 from airflow_delivery.pipeline.params import ExpectedArtifact, Parameter
+from airflow_delivery.pipeline.stages import STAGE_MODELS
 from airflow_delivery.pipeline.triggers_spec import Trigger
 
-ID_PATTERN = r"^[A-Za-z][A-Za-z0-9_\-]{0,99}$"
-_DURATION_RE = re.compile(r"^\s*(?:(\d+)h)?\s*(?:(\d+)m)?\s*(?:(\d+(?:\.\d+)?)s)?\s*$")
+__all__ = ["PipelineSpec", "StageBase", "STAGE_TYPES", "json_schema", "parse_duration"]
+
+STAGE_TYPES: dict[str, type[StageBase]] = dict(STAGE_MODELS)
+Stage = Annotated[Union[tuple(STAGE_TYPES.values())], Field(discriminator="type")]  # type: ignore[valid-type]  # noqa: UP007
 
 
-def parse_duration(value: str | int | float) -> timedelta:
-    """Durations are written like ``90s``, ``5m``, ``1h30m`` or as plain seconds."""
-    if isinstance(value, bool):
-        raise ValueError("expected a duration such as '30s', '5m' or '1h30m'")
-    if isinstance(value, int | float):
-        if value < 0:
-            raise ValueError("a duration cannot be negative")
-        return timedelta(seconds=value)
-    match = _DURATION_RE.match(value)
-    if not value.strip() or not match or not any(match.groups()):
-        raise ValueError(f"{value!r} is not a duration; write e.g. '30s', '5m' or '1h30m'")
-    hours, minutes, seconds = match.groups()
-    return timedelta(hours=int(hours or 0), minutes=int(minutes or 0), seconds=float(seconds or 0))
-
-
-Duration = Annotated[str | int | float, Field(description="A duration: '30s', '5m', '1h30m' or seconds.")]
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class SlackTarget(_Model):
-    """Where Slack messages go: a Slack provider connection (token lives there, never here) and a channel."""
-
-    type: Literal["slack"] = "slack"
-    connection: str = Field("slack_api_default", description="Airflow connection id of type 'slack'.")
-    channel: str = Field(..., min_length=1, description="Channel name such as '#deploys'.")
-    when: list[Literal["starting", "complete", "failed", "judgment"]] = Field(
-        default_factory=lambda: ["starting", "complete", "failed"],
-        description="Which pipeline events are sent.",
-    )
-
-
-class StageBase(_Model):
-    """Options every stage has, whatever its type."""
-
-    id: str = Field(..., pattern=ID_PATTERN, description="Unique stage id; becomes the Airflow task id.")
-    name: str | None = Field(None, description="Human-readable name shown in notifications.")
-    depends_on: list[str] = Field(default_factory=list, description="Ids of stages that must finish first.")
-    timeout: Duration | None = Field(None, description="Fail the stage if it has not finished by then.")
-
-    @field_validator("timeout")
-    @classmethod
-    def _check_timeout(cls, value: str | int | float | None) -> str | int | float | None:
-        if value is not None:
-            parse_duration(value)
-        return value
-
-
-class WaitStage(StageBase):
-    """Wait a fixed duration, holding no worker slot (the wait is deferred to the triggerer)."""
-
-    type: Literal["wait"]
-    duration: Duration = Field(..., description="How long to wait: '30s', '5m', ...")
-
-    @field_validator("duration")
-    @classmethod
-    def _check_duration(cls, value: str | int | float) -> str | int | float:
-        parse_duration(value)
-        return value
-
-
-Stage = Annotated[WaitStage, Field(discriminator="type")]
-
-STAGE_TYPES: dict[str, type[StageBase]] = {"wait": WaitStage}
-
-
-class Concurrency(_Model):
+class Concurrency(Model):
     """Spinnaker's limitConcurrent: by default one run at a time, newer runs queue behind it."""
 
     max_active_runs: int = Field(1, ge=1, le=100)
 
 
-class PipelineSpec(_Model):
+class PipelineSpec(Model):
     """One delivery pipeline: a DAG whose tasks are its stages."""
 
     name: str = Field(..., pattern=ID_PATTERN, description="Pipeline name; becomes the DAG id.")
@@ -132,8 +65,46 @@ class PipelineSpec(_Model):
                     raise ValueError(
                         f"stages[{index}].depends_on: unknown stage {dep!r}; known stages: {', '.join(ids)}"
                     )
-        _check_acyclic({stage.id: list(stage.depends_on) for stage in self.stages})
+        graph = {stage.id: list(stage.depends_on) for stage in self.stages}
+        _check_acyclic(graph)
+        for index, stage in enumerate(self.stages):
+            for target in stage.rollback:
+                if target not in seen:
+                    raise ValueError(
+                        f"stages[{index}].rollback: unknown stage {target!r}; known stages: {', '.join(ids)}"
+                    )
+                if target in stage_ancestors(graph, stage.id):
+                    raise ValueError(
+                        f"stages[{index}].rollback: {target!r} runs before {stage.id!r}, so it cannot roll it back"
+                    )
+        self._check_conditions()
         return self
+
+    def _check_conditions(self) -> None:
+        from airflow_delivery.pipeline.conditions import ConditionError, check
+
+        graph = {stage.id: list(stage.depends_on) for stage in self.stages}
+        params = {p.name for p in self.parameters}
+        artifacts = {a.name for a in self.artifacts}
+        for index, stage in enumerate(self.stages):
+            if stage.when is None:
+                continue
+            try:
+                # Only results of stages that certainly ran before this one can be read.
+                check(stage.when, params=params, artifacts=artifacts, stages=stage_ancestors(graph, stage.id))
+            except ConditionError as exc:
+                raise ValueError(f"stages[{index}].when: {exc}") from None
+
+
+def stage_ancestors(graph: dict[str, list[str]], node: str) -> set[str]:
+    found: set[str] = set()
+    stack = list(graph[node])
+    while stack:
+        dep = stack.pop()
+        if dep not in found:
+            found.add(dep)
+            stack.extend(graph[dep])
+    return found
 
 
 def _check_acyclic(graph: dict[str, list[str]]) -> None:

@@ -77,3 +77,25 @@ def test_factory_maps_parameters_schedule_and_concurrency() -> None:
     dag.params["artifacts"] = {"api": "v2"}
     with pytest.raises(ParamValidationError, match="other"):
         dag.params["artifacts"] = {"other": "v2"}
+
+
+@pytest.mark.parametrize(
+    ("stages", "expected"),
+    [
+        ("  - {id: a, type: wait, duration: 1s, when: 'params.nope == 1'}\n", "undefined parameter 'nope'"),
+        ("  - {id: a, type: wait, duration: 1s, when: \"artifacts['x'] == 'v1'\"}\n", "undefined artifact 'x'"),
+        ("  - {id: a, type: wait, duration: 1s, when: 'stages.b.score > 1'}\n  - {id: b, type: wait, duration: 1s}\n",
+         "undefined stage 'b'"),
+        ("  - {id: a, type: wait, duration: 1s, when: 'os.system(1)'}\n", "unknown name 'os'"),
+        ("  - {id: a, type: wait, duration: 1s, when: 'params.x >'}\n", "invalid expression"),
+        ("  - {id: a, type: wait, duration: 1s, on_failure: rollback}\n", "no 'rollback' stages are listed"),
+        ("  - {id: a, type: wait, duration: 1s, rollback: [a]}\n", "on_failure is not 'rollback'"),
+        ("  - {id: a, type: wait, duration: 1s, on_failure: rollback, rollback: [zz]}\n", "rollback: unknown stage 'zz'"),
+        ("  - {id: a, type: wait, duration: 1s}\n  - {id: b, type: wait, duration: 1s, depends_on: [a],"
+         " on_failure: rollback, rollback: [a]}\n", "'a' runs before 'b'"),
+        ("  - {id: a, type: wait, duration: 1s, on_failure: retry}\n", "stages[0].on_failure"),
+    ],
+)
+def test_condition_and_failure_mistakes(stages: str, expected: str) -> None:
+    errors = errors_of(f"name: p\nparameters:\n  - {{name: env}}\nstages:\n{stages}")
+    assert any(expected in e for e in errors), errors

@@ -1,0 +1,87 @@
+"""Building blocks shared by the pipeline spec and every stage type. Pure: no Airflow import.
+
+Every model forbids unknown keys, because a misspelt option that is silently ignored is how
+Spinnaker pipelines drift from what their authors meant.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+ID_PATTERN = r"^[A-Za-z][A-Za-z0-9_\-]{0,99}$"
+_DURATION_RE = re.compile(r"^\s*(?:(\d+)h)?\s*(?:(\d+)m)?\s*(?:(\d+(?:\.\d+)?)s)?\s*$")
+
+
+def parse_duration(value: str | int | float) -> timedelta:
+    """Durations are written like ``90s``, ``5m``, ``1h30m`` or as plain seconds."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as '30s', '5m' or '1h30m'")
+    if isinstance(value, int | float):
+        if value < 0:
+            raise ValueError("a duration cannot be negative")
+        return timedelta(seconds=value)
+    match = _DURATION_RE.match(value)
+    if not value.strip() or not match or not any(match.groups()):
+        raise ValueError(f"{value!r} is not a duration; write e.g. '30s', '5m' or '1h30m'")
+    hours, minutes, seconds = match.groups()
+    return timedelta(hours=int(hours or 0), minutes=int(minutes or 0), seconds=float(seconds or 0))
+
+
+Duration = Annotated[str | int | float, Field(description="A duration: '30s', '5m', '1h30m' or seconds.")]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SlackTarget(Model):
+    """Where Slack messages go: a Slack provider connection (token lives there, never here) and a channel."""
+
+    type: Literal["slack"] = "slack"
+    connection: str = Field("slack_api_default", description="Airflow connection id of type 'slack'.")
+    channel: str = Field(..., min_length=1, description="Channel name such as '#deploys'.")
+    when: list[Literal["starting", "complete", "failed", "judgment"]] = Field(
+        default_factory=lambda: ["starting", "complete", "failed"],
+        description="Which pipeline events are sent.",
+    )
+
+
+class StageBase(Model):
+    """Options every stage has, whatever its type."""
+
+    id: str = Field(..., pattern=ID_PATTERN, description="Unique stage id; becomes the Airflow task id.")
+    name: str | None = Field(None, description="Human-readable name shown in notifications.")
+    depends_on: list[str] = Field(default_factory=list, description="Ids of stages that must finish first.")
+    timeout: Duration | None = Field(None, description="Fail the stage if it has not finished by then.")
+    when: str | None = Field(
+        None,
+        description="Run the stage only if this expression is true, e.g. \"params.environment == 'production'\" "
+        "or 'stages.canary.score >= 90'. Names: params, artifacts, stages, run. False skips the stage.",
+    )
+    on_failure: Literal["fail", "continue", "rollback"] = Field(
+        "fail",
+        description="fail: the pipeline fails; continue: later stages run anyway and this one stays marked "
+        "failed; rollback: run the stages listed in 'rollback', then the pipeline fails.",
+    )
+    rollback: list[str] = Field(default_factory=list, description="Stages to run if this stage fails.")
+
+    @model_validator(mode="after")
+    def _check_rollback(self) -> StageBase:
+        if self.on_failure == "rollback" and not self.rollback:
+            raise ValueError("on_failure is 'rollback' but no 'rollback' stages are listed")
+        if self.rollback and self.on_failure != "rollback":
+            raise ValueError("'rollback' stages are listed but on_failure is not 'rollback'")
+        if self.id in self.rollback:
+            raise ValueError(f"stage {self.id!r} cannot roll back to itself")
+        return self
+
+    @field_validator("timeout")
+    @classmethod
+    def _check_timeout(cls, value: str | int | float | None) -> str | int | float | None:
+        if value is not None:
+            parse_duration(value)
+        return value

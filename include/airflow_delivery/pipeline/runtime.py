@@ -1,0 +1,60 @@
+"""What pipeline stages evaluate while a run is going: conditions and the names they can read.
+
+Kept apart from the pure spec because it reads the run's context (params, conf, XComs).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from airflow_delivery.pipeline.conditions import ConditionError, LazyResults, evaluate
+
+
+def run_artifacts(context: Any) -> dict[str, str]:
+    """Artifacts bound for this run: explicit ``artifacts`` in params/conf, then a registry event's tag."""
+    bound: dict[str, str] = {}
+    params = context.get("params") or {}
+    if isinstance(params.get("artifacts"), dict):
+        bound.update({str(k): str(v) for k, v in params["artifacts"].items()})
+    dag_run = context.get("dag_run")
+    conf = getattr(dag_run, "conf", None) or {}
+    if isinstance(conf.get("artifacts"), dict):
+        bound.update({str(k): str(v) for k, v in conf["artifacts"].items()})
+    return bound
+
+
+def condition_namespace(context: Any, upstream_ids: set[str]) -> dict[str, Any]:
+    ti = context["ti"]
+    dag_run = context.get("dag_run")
+    return {
+        "params": dict(context.get("params") or {}),
+        "artifacts": run_artifacts(context),
+        "stages": LazyResults(upstream_ids, lambda stage_id: ti.xcom_pull(task_ids=stage_id)),
+        "run": {
+            "id": context.get("run_id"),
+            "conf": dict(getattr(dag_run, "conf", None) or {}),
+        },
+    }
+
+
+@dataclass(frozen=True)
+class StageCondition:
+    """``pre_execute`` hook of a stage with ``when``: skip the stage when the expression is false."""
+
+    stage_id: str
+    expression: str
+    upstream_ids: tuple[str, ...]
+
+    def __call__(self, context: Any) -> None:
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        ti = context["ti"]
+        if getattr(ti, "next_method", None):
+            return  # resuming after a deferral: the condition held when the stage started
+        try:
+            holds = evaluate(self.expression, condition_namespace(context, set(self.upstream_ids)))
+        except ConditionError as exc:
+            raise ValueError(f"stage {self.stage_id}: when: {exc}") from None
+        if not holds:
+            raise AirflowSkipException(f"stage {self.stage_id} skipped: {self.expression!r} is false")

@@ -1,0 +1,31 @@
+"""Stage types: one module per type, each with its spec model and its ``build`` function.
+
+The registry is an explicit list, not a plugin scan: an unknown type is an error naming the known
+ones. A stage module is pure at import time (its builder imports Airflow and operators lazily), so
+validating pipelines never needs Airflow.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+from airflow_delivery.pipeline.model import StageBase
+
+STAGE_MODULES: tuple[str, ...] = ("wait", "check_preconditions", "webhook")
+
+Builder = Callable[[Any, dict[str, Any]], Any]
+
+
+def _load() -> tuple[dict[str, type[StageBase]], dict[str, Builder]]:
+    models: dict[str, type[StageBase]] = {}
+    builders: dict[str, Builder] = {}
+    for name in STAGE_MODULES:
+        module = importlib.import_module(f"{__name__}.{name}")
+        models[name] = module.MODEL
+        builders[name] = module.build
+    return models, builders
+
+
+STAGE_MODELS, STAGE_BUILDERS = _load()
