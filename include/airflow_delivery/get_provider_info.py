@@ -48,6 +48,16 @@ def get_provider_info() -> dict[str, Any]:
                 "external-doc-url": "https://spinnaker.io/docs/guides/user/pipeline/",
                 "tags": ["software"],
             },
+            {
+                "integration-name": _INTEGRATIONS["kubernetes"],
+                "external-doc-url": "https://kubernetes.io/docs/reference/using-api/server-side-apply/",
+                "tags": ["software"],
+            },
+            {
+                "integration-name": _INTEGRATIONS["canary"],
+                "external-doc-url": "https://spinnaker.io/docs/guides/user/canary/",
+                "tags": ["software"],
+            },
         ],
         "hooks": [
             {
@@ -58,17 +68,35 @@ def get_provider_info() -> dict[str, Any]:
                 "integration-name": _INTEGRATIONS["prometheus"],
                 "python-modules": ["airflow_delivery.hooks.prometheus"],
             },
+            {
+                "integration-name": _INTEGRATIONS["kubernetes"],
+                "python-modules": ["airflow_delivery.hooks.kubernetes"],
+            },
         ],
         "operators": [
             {
                 "integration-name": _INTEGRATIONS["pipelines"],
                 "python-modules": ["airflow_delivery.operators.wait"],
             },
+            {
+                "integration-name": _INTEGRATIONS["kubernetes"],
+                "python-modules": ["airflow_delivery.operators.bake", "airflow_delivery.operators.traffic"],
+            },
+        ],
+        "sensors": [
+            {
+                "integration-name": _INTEGRATIONS["registry"],
+                "python-modules": ["airflow_delivery.sensors.registry"],
+            },
         ],
         "triggers": [
             {
                 "integration-name": _INTEGRATIONS["pipelines"],
                 "python-modules": ["airflow_delivery.triggers.wait"],
+            },
+            {
+                "integration-name": _INTEGRATIONS["registry"],
+                "python-modules": ["airflow_delivery.triggers.registry"],
             },
         ],
         "connection-types": [

@@ -20,6 +20,25 @@ from airflow_delivery.pipeline.loader import (
 log = logging.getLogger(__name__)
 
 
+def _build_one(folder: Path, dag_id: str, namespace: dict[str, Any]) -> bool:
+    """Worker fast path: build only ``<dag_id>.yaml`` if that file defines ``dag_id``.
+
+    Files are conventionally named after their pipeline; when one is not, the caller scans them all.
+    """
+    from airflow_delivery.pipeline.factory import build_dag
+
+    for suffix in (".yaml", ".yml"):
+        for path in folder.rglob(f"{dag_id}{suffix}"):
+            try:
+                spec = load_pipeline_file(path)
+            except PipelineFileError:
+                return False
+            if spec.name == dag_id:
+                namespace[f"pipeline__{spec.name}"] = build_dag(spec)
+                return True
+    return False
+
+
 def _wanted_dag_id() -> str | None:
     from airflow.sdk import get_parsing_context
 
@@ -32,6 +51,8 @@ def build_pipeline_dags(folder: str | Path, namespace: dict[str, Any]) -> list[P
     from airflow_delivery.pipeline.import_errors import report_import_error
 
     wanted = _wanted_dag_id()
+    if wanted is not None and _build_one(Path(folder), wanted, namespace):
+        return []
     errors: list[PipelineFileError] = []
     seen: dict[str, Path] = {}
     for path in find_pipeline_files(Path(folder)):

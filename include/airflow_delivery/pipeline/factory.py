@@ -33,6 +33,8 @@ def _stage_builder(stage_type: str) -> StageBuilder:
 
 
 def _notifiers(spec: PipelineSpec, event: str) -> list[Any]:
+    if not spec.notifications:
+        return []  # the Slack provider is a heavy import: only pay for it when a pipeline notifies
     from airflow_delivery.notifications.slack import DeliverySlackNotifier
 
     return [

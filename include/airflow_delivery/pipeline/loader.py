@@ -114,8 +114,31 @@ def _clean_loc(document: Any, loc: tuple[str | int, ...]) -> tuple[str | int, ..
     return tuple(cleaned)
 
 
+def _fast_load(text: str) -> Any:
+    """libyaml's C parser: ten times faster than PyYAML's own, and as safe (no Python tags)."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return yaml.load(text, Loader=loader)  # noqa: S506 - a SafeLoader
+
+
 def parse_pipeline_text(text: str, path: str) -> PipelineSpec:
-    """Parse and validate one pipeline document; raise ``PipelineFileError`` listing every problem."""
+    """Parse and validate one pipeline document; raise ``PipelineFileError`` listing every problem.
+
+    The fast C parser reads every file; only a file with mistakes is read again with the slower
+    line-tracking parser, so errors can point at lines without slowing down the valid majority.
+    """
+    try:
+        document = _fast_load(text)
+    except yaml.YAMLError:
+        document = None
+    if isinstance(document, dict):
+        try:
+            return PipelineSpec.model_validate(document)
+        except ValidationError:
+            pass
+    return _parse_with_lines(text, path)
+
+
+def _parse_with_lines(text: str, path: str) -> PipelineSpec:
     try:
         document = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - _LineLoader is a SafeLoader
     except yaml.YAMLError as exc:

@@ -52,3 +52,16 @@ def test_broken_python_dag_file_does_not_hide_pipelines(dags_copy: Path) -> None
     bag = DagBag(str(dags_copy), bundle_path=dags_copy)
     assert "hello_delivery" in bag.dag_ids
     assert "No module named 'does_not_exist'" in bag.import_errors["bad_dag.py"]
+
+
+def test_a_worker_builds_only_the_pipeline_of_its_task(dags_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    other = (dags_copy / "pipelines" / "hello_delivery.yaml").read_text().replace("hello_delivery", "other_one")
+    (dags_copy / "pipelines" / "other_one.yaml").write_text(other)
+    # A misnamed file still loads: the worker falls back to scanning when <dag_id>.yaml is not it.
+    (dags_copy / "pipelines" / "misnamed.yaml").write_text(other.replace("other_one", "third"))
+    monkeypatch.setenv("_AIRFLOW_PARSING_CONTEXT_DAG_ID", "other_one")
+    monkeypatch.setenv("_AIRFLOW_PARSING_CONTEXT_TASK_ID", "soak")
+    bag = DagBag(str(dags_copy), bundle_path=dags_copy)
+    assert bag.dag_ids == ["other_one"]
+    monkeypatch.setenv("_AIRFLOW_PARSING_CONTEXT_DAG_ID", "third")
+    assert DagBag(str(dags_copy), bundle_path=dags_copy).dag_ids == ["third"]

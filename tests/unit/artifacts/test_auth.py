@@ -12,6 +12,7 @@ from collections.abc import Generator
 
 import httpx
 import pytest
+
 from airflow_delivery.artifacts.auth import RegistryAuth
 from airflow_delivery.artifacts.errors import (
     RegistryProtocolError,

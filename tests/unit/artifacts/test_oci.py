@@ -9,6 +9,7 @@ import tarfile
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+
 from airflow_delivery.artifacts.oci import (
     DOCKER_MANIFEST_V2,
     OCI_INDEX,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from airflow_delivery.artifacts.references import (
     ImageReference,
     is_digest,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+
 from airflow_delivery.artifacts.tags import (
     SemVer,
     compile_tag_pattern,

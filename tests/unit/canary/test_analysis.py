@@ -209,7 +209,9 @@ def test_nothing_judged_yet() -> None:
 def test_intermediate_scores_above_marginal_keep_going() -> None:
     p = plan()  # 4 intervals
     v = decide(outcomes(100, 60), p)
-    assert not v.finished and v.reason == "score 60 of interval 2 of 4 is above the marginal score threshold 50"
+    assert (
+        not v.finished and v.reason == "score 60 of interval 2 of 4 is above the marginal score threshold 50"
+    )
     assert next_interval(outcomes(100, 60), p) == 3
 
 
@@ -217,13 +219,21 @@ def test_intermediate_scores_above_marginal_keep_going() -> None:
 def test_score_at_or_below_marginal_fails_early(score: float) -> None:
     v = decide(outcomes(100, score), plan())
     assert v.finished and v.verdict == "Fail" and not v.succeeded and v.stopped_early
-    assert v.reason == f"canary score {score:g} of interval 2 of 4 is not above the marginal score threshold 50"
+    assert (
+        v.reason == f"canary score {score:g} of interval 2 of 4 is not above the marginal score threshold 50"
+    )
     assert next_interval(outcomes(100, score), plan()) is None
 
 
 def test_final_pass() -> None:
     v = decide(outcomes(60, 70, 80, 75), plan())
-    assert (v.finished, v.verdict, v.succeeded, v.needs_judgment, v.stopped_early) == (True, "Pass", True, False, False)
+    assert (v.finished, v.verdict, v.succeeded, v.needs_judgment, v.stopped_early) == (
+        True,
+        "Pass",
+        True,
+        False,
+        False,
+    )
     assert v.score == 75 and "met or exceeded the pass score threshold 75" in v.reason
 
 
@@ -240,11 +250,15 @@ def test_only_the_last_interval_decides() -> None:
         ("ask", True, True, "a person has to judge it"),
     ],
 )
-def test_final_marginal_per_on_marginal(on_marginal: str, succeeded: bool, needs_judgment: bool, tail: str) -> None:
+def test_final_marginal_per_on_marginal(
+    on_marginal: str, succeeded: bool, needs_judgment: bool, tail: str
+) -> None:
     v = decide(outcomes(100, 100, 100, 70), plan(on_marginal=on_marginal))
     assert v.finished and v.verdict == "Marginal"
     assert (v.succeeded, v.needs_judgment) == (succeeded, needs_judgment)
-    assert v.reason.startswith("final canary score 70 is between the marginal (50) and pass (75) score thresholds")
+    assert v.reason.startswith(
+        "final canary score 70 is between the marginal (50) and pass (75) score thresholds"
+    )
     assert v.reason.endswith(tail)
 
 
@@ -274,7 +288,9 @@ def judge_result(score: float, *results: dict, reason: str = "") -> dict:
     }
 
 
-def metric(name: str, classification: str = "Pass", *, muted: bool = False, count: int = 60, reason: str = "") -> dict:
+def metric(
+    name: str, classification: str = "Pass", *, muted: bool = False, count: int = 60, reason: str = ""
+) -> dict:
     return {
         "name": name,
         "classification": classification,
@@ -291,13 +307,26 @@ def test_scored_interval() -> None:
 
 
 def test_backend_error_is_nodata_with_the_reason() -> None:
-    problem = DataProblem("latency", "error", "metric 'latency' could not be fetched from Prometheus: refused")
-    a = assess_interval(judge_result(0, metric("latency", "Nodata")), [problem], plan(on_missing_data="judge"))
-    assert a.label == "Nodata"
-    assert a.reasons == (
-        "metrics could not be fetched, failing safe: latency: metric 'latency' could not be fetched from "
-        "Prometheus: refused",
+    problem = DataProblem(
+        "latency", "error", "metric 'latency' could not be fetched from Prometheus: refused"
     )
+    a = assess_interval(
+        judge_result(0, metric("latency", "Nodata")), [problem], plan(on_missing_data="judge")
+    )
+    assert a.label == "Nodata" and a.score == 0
+    assert a.reasons == (
+        "metrics could not be fetched: latency: metric 'latency' could not be fetched from Prometheus: refused",
+    )
+
+
+def test_all_fetches_failed_is_never_a_pass_even_if_the_judge_says_100() -> None:
+    # Kayenta ignores Error metrics and counts a group without data as 100.
+    problem = DataProblem("latency", "error", "Prometheus down")
+    a = assess_interval(
+        judge_result(100, metric("latency", "Error")), [problem], plan(on_missing_data="judge")
+    )
+    assert (a.label, a.score) == ("Nodata", 0.0)
+    assert decide([IntervalOutcome(1, a.score, a.label, a.reasons)], plan()).verdict == "Fail"
 
 
 def test_a_metric_without_data_fails_safe_although_kayenta_would_pass() -> None:
@@ -305,8 +334,8 @@ def test_a_metric_without_data_fails_safe_although_kayenta_would_pass() -> None:
     result = judge_result(100, metric("latency"), metric("cpu"), metric("memory", "Nodata"))
     problem = DataProblem("memory", "nodata", "experiment scope 'canary' returned no samples")
     a = assess_interval(result, [problem], plan())
-    assert a.label == "Nodata"
-    assert a.reasons == ("no data for metric 'memory', failing safe: experiment scope 'canary' returned no samples",)
+    assert (a.label, a.score) == ("Nodata", 0.0)
+    assert a.reasons == ("no data for metric 'memory': experiment scope 'canary' returned no samples",)
 
 
 def test_on_missing_data_judge_leaves_it_to_kayentas_rules_but_keeps_the_reason() -> None:
@@ -321,13 +350,16 @@ def test_nodata_fail_metric_and_judge_errors_fail_safe() -> None:
     a = assess_interval(
         judge_result(0, metric("latency", "NodataFailMetric", reason="mustHaveData")), [], plan()
     )
-    assert a.label == "Nodata" and a.reasons == ("no data for metric 'latency', failing safe: mustHaveData",)
+    assert a.label == "Nodata" and a.reasons == ("no data for metric 'latency': mustHaveData",)
     b = assess_interval(judge_result(100, metric("latency", "Error", reason="all tied")), [], plan())
-    assert b.label == "Error" and b.reasons == ("metric 'latency' could not be judged, failing safe: all tied",)
+    assert (b.label, b.score) == ("Error", 0.0)
+    assert b.reasons == ("metric 'latency' could not be judged: all tied",)
 
 
 def test_muted_metrics_without_data_do_not_fail_the_interval() -> None:
-    a = assess_interval(judge_result(100, metric("latency"), metric("debug", "Nodata", muted=True)), [], plan())
+    a = assess_interval(
+        judge_result(100, metric("latency"), metric("debug", "Nodata", muted=True)), [], plan()
+    )
     assert a.label == "Pass"
 
 

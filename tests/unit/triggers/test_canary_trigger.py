@@ -138,7 +138,9 @@ def test_one_interval_per_deferral_carries_the_records_forward(prom) -> None:
     assert type(event) is TriggerEvent
     payload = event.payload
     assert payload["status"] == "running" and payload["next_interval"] == 2
-    assert [(j["interval"], j["score"], j["classification"]) for j in payload["judged"]] == [(1, 100.0, "Pass")]
+    assert [(j["interval"], j["score"], j["classification"]) for j in payload["judged"]] == [
+        (1, 100.0, "Pass")
+    ]
     assert payload["reason"] == "score 100 of interval 1 of 3 is above the marginal score threshold 50"
     nxt = payload["trigger"]
     assert nxt["interval"] == 2 and "end_from_trigger" not in nxt
@@ -188,7 +190,9 @@ def test_regression_fails_early_and_ends_the_task_as_failed(prom) -> None:
     assert isinstance(event, TaskFailedEvent)
     result = event.xcoms["return_value"]  # type: ignore[index]
     assert result["verdict"] == "Fail" and result["stopped_early"] and result["intervals_judged"] == 1
-    assert result["reason"] == "canary score 0 of interval 1 of 3 is not above the marginal score threshold 50"
+    assert (
+        result["reason"] == "canary score 0 of interval 1 of 3 is not above the marginal score threshold 50"
+    )
     assert {r["classification"] for r in result["intervals"][0]["judge_result"]["results"]} == {"High"}
 
 
@@ -207,7 +211,7 @@ def test_missing_series_fails_safe_with_the_reason(prom) -> None:
     interval = result["intervals"][0]
     assert interval["classification"] == "Nodata"
     assert interval["data_problems"][0]["metric"] == "memory_bytes"
-    assert "no data for metric 'memory_bytes', failing safe" in result["reason"]
+    assert "failed safe: no data for metric 'memory_bytes': " in result["reason"]
 
 
 @pytest.mark.integration
@@ -217,7 +221,7 @@ def test_prometheus_down_fails_safe_and_says_why(prometheus_connection) -> None:
     assert isinstance(event, TaskFailedEvent)
     result = event.xcoms["return_value"]  # type: ignore[index]
     interval = result["intervals"][0]
-    assert interval["classification"] == "Nodata"
+    assert (interval["classification"], interval["score"]) == ("Nodata", 0.0)
     assert {p["status"] for p in interval["data_problems"]} == {"error"}
     assert result["verdict"] == "Fail" and result["reason"].startswith("interval 1 of 3 failed safe: ")
     assert "could not be fetched from Prometheus" in result["reason"]

@@ -13,7 +13,7 @@ from typing import Any
 
 from airflow_delivery.pipeline.model import StageBase
 
-STAGE_MODULES: tuple[str, ...] = ("wait", "check_preconditions", "webhook")
+STAGE_MODULES: tuple[str, ...] = ("wait", "check_preconditions", "webhook", "manual_judgment", "pipeline")
 
 Builder = Callable[[Any, dict[str, Any]], Any]
 

@@ -1,13 +1,15 @@
 """``check_preconditions``: stop (or flag) a pipeline when a run-time condition does not hold.
 
-Spinnaker's ``checkPreconditions`` with its ``expression`` and ``stageStatus`` types. Expressions are
-Jinja rendered by Airflow (its sandboxed environment) against params, artifacts and earlier stages'
-XComs, and must render to exactly ``true`` or ``false``: anything else is an error, never a guess.
-Pure at import time: Jinja is imported only to check expression syntax while validating.
+Spinnaker's ``checkPreconditions`` with its ``expression`` and ``stageStatus`` types. An expression
+is a condition in the same language as a stage's ``when`` (``params``, ``artifacts``, ``stages``,
+``run``; checked when the file is read), or an Airflow template (``{{ ... }}``, rendered by Airflow's
+sandboxed Jinja, e.g. with ``ti.xcom_pull``). Either must give exactly true or false: anything else
+is an error, never a guess. Pure at import time.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -15,19 +17,11 @@ from pydantic import Field, field_validator, model_validator
 from airflow_delivery.pipeline.model import ID_PATTERN, Model, StageBase
 
 StageStatus = Literal["success", "failed", "skipped", "upstream_failed"]
-# Stage states the check can only observe when it runs after a failed or skipped upstream.
-_NON_SUCCESS: frozenset[str] = frozenset({"failed", "skipped", "upstream_failed"})
 
 
-def template_of(expression: str) -> str:
-    """A bare expression (``params.env == 'prod'``) becomes ``{{ (params.env == 'prod') }}``.
-
-    Expressions already written as templates (with ``{{`` or ``{%``) are used as they are, so both
-    Spinnaker-style bare expressions and Airflow-style templates read naturally.
-    """
-    if "{{" in expression or "{%" in expression:
-        return expression
-    return "{{ (" + expression + ") }}"
+def is_template(expression: str) -> bool:
+    """An Airflow template (rendered by Airflow) rather than a condition (evaluated by the stage)."""
+    return "{{" in expression or "{%" in expression
 
 
 class Precondition(Model):
@@ -41,8 +35,8 @@ class Precondition(Model):
     expression: str | None = Field(
         None,
         min_length=1,
-        description="(expression) Jinja expression or template rendering to exactly true/false, e.g. "
-        "\"ti.xcom_pull(task_ids='canary')['score'] >= 90\".",
+        description="(expression) A condition like a stage's 'when', e.g. 'stages.canary.score >= 90', or an "
+        "Airflow template rendering to exactly true/false, e.g. \"{{ ti.xcom_pull(task_ids='x') == 'ok' }}\".",
     )
     stage: str | None = Field(
         None, pattern=ID_PATTERN, description="(stage_status) Id of an earlier stage (an upstream of this one)."
@@ -58,13 +52,18 @@ class Precondition(Model):
     def _check_syntax(cls, value: str | None) -> str | None:
         if value is None:
             return value
+        if not is_template(value):
+            from airflow_delivery.pipeline.conditions import references
+
+            references(value)  # syntax, and only known root names; ConditionError is a ValueError
+            return value
         from jinja2 import TemplateSyntaxError
         from jinja2.sandbox import SandboxedEnvironment
 
         try:
-            SandboxedEnvironment().parse(template_of(value))
+            SandboxedEnvironment().parse(value)
         except TemplateSyntaxError as exc:
-            raise ValueError(f"invalid Jinja expression {value!r}: {exc.message}") from None
+            raise ValueError(f"invalid template {value!r}: {exc.message}") from None
         return value
 
     @model_validator(mode="after")
@@ -106,21 +105,46 @@ class CheckPreconditionsStage(StageBase):
 MODEL = CheckPreconditionsStage
 
 
-def check_in_pipeline(index: int, stage: CheckPreconditionsStage, ancestors: dict[str, set[str]]) -> None:
-    """Pipeline-level check: every ``stage_status`` names a stage that runs before this one.
+def _ancestors(stage_id: str, depends_on: Mapping[str, Sequence[str]]) -> set[str]:
+    seen: set[str] = set()
+    todo = list(depends_on.get(stage_id, ()))
+    while todo:
+        current = todo.pop()
+        if current not in seen:
+            seen.add(current)
+            todo.extend(depends_on.get(current, ()))
+    return seen
 
-    ``ancestors`` maps each stage id to every stage it (transitively) depends on. A stage that is not
-    upstream may not have run yet when the check runs, so its status would be a race.
+
+def check_in_pipeline(index: int, stage: CheckPreconditionsStage, spec: Any) -> None:
+    """Pipeline-level checks (``spec`` is the ``PipelineSpec``), raising ``ValueError`` with the field path.
+
+    * ``stage_status`` names a stage upstream of this one (directly or through others): any other
+      stage may not have run yet when the check runs, so its status would be a race;
+    * a condition names only parameters, artifacts and upstream stages the pipeline defines.
     """
-    own = ancestors.get(stage.id, set())
+    from airflow_delivery.pipeline.conditions import ConditionError, check
+
+    depends_on = {s.id: list(s.depends_on) for s in spec.stages}
+    upstream = _ancestors(stage.id, depends_on)
     for p_index, precondition in enumerate(stage.preconditions):
-        if precondition.type == "stage_status" and precondition.stage not in own:
-            known = "unknown stage" if precondition.stage not in ancestors else "a stage that is not upstream"
+        where = f"stages[{index}].preconditions[{p_index}]"
+        if precondition.type == "stage_status" and precondition.stage not in upstream:
+            known = "an unknown stage" if precondition.stage not in depends_on else "not upstream of this stage"
             raise ValueError(
-                f"stages[{index}].preconditions[{p_index}].stage: {precondition.stage!r} is {known}; "
-                f"name a stage this one depends on (directly or through others): "
-                f"{', '.join(sorted(own)) or 'none'}"
+                f"{where}.stage: {precondition.stage!r} is {known}; name a stage this one depends on "
+                f"(directly or through others): {', '.join(sorted(upstream)) or 'none'}"
             )
+        if precondition.type == "expression" and not is_template(precondition.expression or ""):
+            try:
+                check(
+                    precondition.expression or "",
+                    params={p.name for p in spec.parameters},
+                    artifacts={a.name for a in spec.artifacts},
+                    stages=upstream,
+                )
+            except ConditionError as exc:
+                raise ValueError(f"{where}.expression: {exc}") from None
 
 
 def build(stage: CheckPreconditionsStage, common: dict[str, Any]) -> Any:
@@ -130,12 +154,8 @@ def build(stage: CheckPreconditionsStage, common: dict[str, Any]) -> Any:
     for p in stage.preconditions:
         item: dict[str, Any] = {"type": p.type, "fail_pipeline": p.fail_pipeline, "message": p.message}
         if p.type == "expression":
-            item["expression"] = template_of(p.expression or "")
+            item.update(expression=p.expression, template=is_template(p.expression or ""))
         else:
             item.update(stage=p.stage, status=p.statuses)
         preconditions.append(item)
-    kwargs = dict(common)
-    if any(set(p.statuses) & _NON_SUCCESS for p in stage.preconditions if p.type == "stage_status"):
-        # Checking that a stage failed or was skipped needs this stage to run after such an upstream.
-        kwargs.setdefault("trigger_rule", "all_done")
-    return PreconditionsOperator(preconditions=preconditions, **kwargs)
+    return PreconditionsOperator(preconditions=preconditions, **common)

@@ -1,0 +1,1 @@
+"""Sensors: wait inside a run for something outside Airflow (a registry tag, ...)."""
