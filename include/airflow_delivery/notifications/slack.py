@@ -47,8 +47,9 @@ class DeliverySlackNotifier(BaseNotifier):
         run_id = context.get("run_id") or (dag_run.run_id if dag_run is not None else "")
         ti = context.get("ti")
         stage = ti.task_id if (self.stage_level and ti is not None) else None
-        conf = (dag_run.conf if dag_run is not None else None) or {}
-        artifacts = conf.get("artifacts") if isinstance(conf.get("artifacts"), dict) else None
+        from airflow_delivery.pipeline.runtime import run_artifacts
+
+        artifacts = run_artifacts(context)
         return pipeline_message(
             self.event,
             pipeline=dag_id,

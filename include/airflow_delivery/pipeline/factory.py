@@ -13,7 +13,7 @@ from typing import Any
 
 from airflow.sdk import DAG, BaseOperator
 
-from airflow_delivery.pipeline.runtime import StageCondition
+from airflow_delivery.pipeline.runtime import StageCondition, image_asset_name
 from airflow_delivery.pipeline.spec import PipelineSpec, StageBase, parse_duration
 from airflow_delivery.pipeline.stages import STAGE_BUILDERS
 
@@ -71,7 +71,7 @@ def _params(spec: PipelineSpec) -> dict[str, Any]:
     return params
 
 
-def _schedule(spec: PipelineSpec) -> Any:
+def _timetable(spec: PipelineSpec) -> Any:
     from airflow.sdk import CronTriggerTimetable, MultipleCronTriggerTimetable
 
     crons = [t for t in spec.triggers if t.type == "schedule"]
@@ -83,6 +83,49 @@ def _schedule(spec: PipelineSpec) -> Any:
     if len(zones) > 1:
         raise ValueError(f"schedule triggers of one pipeline must share a time zone, got {sorted(zones)}")
     return MultipleCronTriggerTimetable(*(t.cron for t in crons), timezone=crons[0].timezone)
+
+
+def _watched_assets(spec: PipelineSpec) -> list[Any]:
+    """One asset per registry trigger, watched by a tag-polling trigger in the triggerer.
+
+    The asset's name carries the expected artifact the new tag binds to (see ``runtime.run_artifacts``).
+    """
+    from airflow.sdk import Asset, AssetWatcher
+
+    from airflow_delivery.triggers.registry import NewImageTagTrigger
+
+    assets = []
+    for trigger in spec.triggers:
+        if trigger.type != "registry":
+            continue
+        artifact = trigger.artifact or spec.artifacts[0].name
+        watcher = NewImageTagTrigger(
+            repository=trigger.repository,
+            registry_conn_id=trigger.connection,
+            tag_pattern=trigger.tag,
+            order_by=trigger.order,
+            poll_interval=trigger.poll_interval,
+        )
+        assets.append(
+            Asset(
+                name=image_asset_name(spec.name, artifact),
+                uri=f"x-delivery-image://{trigger.connection}/{spec.name}/{trigger.repository}",
+                group="delivery",
+                watchers=[AssetWatcher(name=f"{spec.name}.{artifact}.tags", trigger=watcher)],
+            )
+        )
+    return assets
+
+
+def _schedule(spec: PipelineSpec) -> Any:
+    timetable = _timetable(spec)
+    assets = _watched_assets(spec) if any(t.type == "registry" for t in spec.triggers) else []
+    if not assets:
+        return timetable
+    from airflow.sdk import AssetAny, AssetOrTimeSchedule
+
+    watched = AssetAny(*assets)
+    return AssetOrTimeSchedule(timetable=timetable, assets=watched) if timetable is not None else watched
 
 
 def _ancestor_map(spec: PipelineSpec) -> dict[str, set[str]]:

@@ -166,6 +166,10 @@ def _parse_with_lines(text: str, path: str) -> PipelineSpec:
                 kind = "stage type" if loc and loc[0] == "stages" else "type"
                 message = f"unknown {kind} {err['input'].get('type')!r}; expected one of: {expected}"
                 field = _field_path(loc) + ".type"
+            elif err["type"] == "union_tag_not_found":
+                kind = "stage" if loc and loc[0] == "stages" else "entry"
+                message = f"this {kind} has no 'type'; add one, e.g. 'type: wait'"
+                field = _field_path(loc) + ".type"
             elif err["type"] == "extra_forbidden":
                 message = "unknown option; check the spelling or see `airflow-delivery schema`"
             errors.append(PipelineError(path, _line_of(document, loc), field, message))

@@ -11,9 +11,43 @@ from typing import Any
 from airflow_delivery.pipeline.conditions import ConditionError, LazyResults, evaluate
 
 
-def run_artifacts(context: Any) -> dict[str, str]:
-    """Artifacts bound for this run: explicit ``artifacts`` in params/conf, then a registry event's tag."""
+IMAGE_ASSET_PREFIX = "delivery."
+_IMAGE_ASSET_MARK = ".image."
+
+
+def image_asset_name(pipeline: str, artifact: str) -> str:
+    """Name of the asset a registry trigger of ``pipeline`` updates; it says which artifact a tag binds."""
+    return f"{IMAGE_ASSET_PREFIX}{pipeline}{_IMAGE_ASSET_MARK}{artifact}"
+
+
+def _artifact_of_asset(name: str) -> str | None:
+    if name.startswith(IMAGE_ASSET_PREFIX) and _IMAGE_ASSET_MARK in name:
+        return name.rsplit(_IMAGE_ASSET_MARK, 1)[1]
+    return None
+
+
+def _from_registry_events(context: Any) -> dict[str, str]:
+    """Tags (pinned by digest) announced by the registry watchers that started this run."""
     bound: dict[str, str] = {}
+    events = context.get("triggering_asset_events") or {}
+    for asset in events:
+        artifact = _artifact_of_asset(getattr(asset, "name", "") or "")
+        if artifact is None:
+            continue
+        for event in events[asset]:
+            payload = (getattr(event, "extra", None) or {}).get("payload") or {}
+            if payload.get("tag"):
+                digest = payload.get("digest")
+                bound[artifact] = f"{payload['tag']}@{digest}" if digest else str(payload["tag"])
+    return bound
+
+
+def run_artifacts(context: Any) -> dict[str, str]:
+    """Artifacts bound for this run: a registry event's tag, then explicit ``artifacts`` in params/conf.
+
+    Explicit artifacts win: a person who names a version gets that version.
+    """
+    bound: dict[str, str] = _from_registry_events(context)
     params = context.get("params") or {}
     if isinstance(params.get("artifacts"), dict):
         bound.update({str(k): str(v) for k, v in params["artifacts"].items()})

@@ -52,6 +52,24 @@ class PipelineSpec(Model):
         return self
 
     @model_validator(mode="after")
+    def _check_trigger_artifacts(self) -> PipelineSpec:
+        names = [a.name for a in self.artifacts]
+        for index, trigger in enumerate(self.triggers):
+            if trigger.type != "registry":
+                continue
+            if trigger.artifact is None and len(names) != 1:
+                raise ValueError(
+                    f"triggers[{index}].artifact: name the expected artifact this registry trigger binds "
+                    f"(the pipeline declares {len(names)}: {', '.join(names) or 'none; add one under artifacts'})"
+                )
+            if trigger.artifact is not None and trigger.artifact not in names:
+                raise ValueError(
+                    f"triggers[{index}].artifact: unknown artifact {trigger.artifact!r}; declared: "
+                    f"{', '.join(names) or 'none'}"
+                )
+        return self
+
+    @model_validator(mode="after")
     def _check_graph(self) -> PipelineSpec:
         ids = [stage.id for stage in self.stages]
         seen: set[str] = set()

@@ -99,3 +99,40 @@ def test_factory_maps_parameters_schedule_and_concurrency() -> None:
 def test_condition_and_failure_mistakes(stages: str, expected: str) -> None:
     errors = errors_of(f"name: p\nparameters:\n  - {{name: env}}\nstages:\n{stages}")
     assert any(expected in e for e in errors), errors
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("triggers:\n  - {type: registry, repository: team/api}\n", "name the expected artifact"),
+        ("artifacts:\n  - {name: api, repository: r/api}\n  - {name: web, repository: r/web}\n"
+         "triggers:\n  - {type: registry, repository: team/api}\n", "the pipeline declares 2: api, web"),
+        ("artifacts:\n  - {name: api, repository: r/api}\ntriggers:\n  - {type: registry, repository: a, artifact: web}\n",
+         "unknown artifact 'web'"),
+    ],
+)
+def test_registry_triggers_must_bind_an_expected_artifact(body: str, expected: str) -> None:
+    errors = errors_of(f"name: p\n{body}{STAGES}")
+    assert any(expected in e for e in errors), errors
+
+
+def test_registry_trigger_becomes_a_watched_asset_alongside_a_schedule() -> None:
+    from airflow.sdk import AssetOrTimeSchedule
+
+    from airflow_delivery.pipeline.factory import build_dag
+    from airflow_delivery.triggers.registry import NewImageTagTrigger
+
+    spec = parse_pipeline_text(
+        "name: tagged\nartifacts:\n  - {name: api, repository: 127.0.0.1:5000/team/api}\n"
+        "triggers:\n  - {type: registry, repository: team/api, tag: 'v.*', poll_interval: 5}\n"
+        "  - {type: schedule, cron: '0 2 * * *'}\n" + STAGES,
+        "p.yaml",
+    )
+    timetable = build_dag(spec).timetable
+    assert isinstance(timetable, AssetOrTimeSchedule)
+    (asset,) = timetable.asset_condition.objects
+    assert asset.name == "delivery.tagged.image.api"
+    (watcher,) = asset.watchers
+    assert isinstance(watcher.trigger, NewImageTagTrigger)
+    assert watcher.trigger.serialize()[1]["tag_pattern"] == "v.*"
+    assert watcher.trigger.serialize()[1]["poll_interval"] == 5

@@ -8,7 +8,6 @@ taken then (``stop`` by default: the stage fails). Pure at import time.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -60,7 +59,7 @@ class ManualJudgmentStage(StageBase):
     instructions: str | None = Field(
         None, description="What to check before deciding, Markdown, templated (params, artifacts, earlier XComs)."
     )
-    inputs: list[JudgmentInput | str] = Field(
+    inputs: list[JudgmentInput] = Field(
         default_factory=lambda: [JudgmentInput(value="Continue"), JudgmentInput(value="Stop", stop=True)],
         min_length=1,
         description="The choices; a plain string is an input that continues.",
@@ -74,6 +73,13 @@ class ManualJudgmentStage(StageBase):
     )
     notifications: list[JudgmentNotification] = Field(default_factory=list)
 
+    @field_validator("inputs", mode="before")
+    @classmethod
+    def _inputs_from_strings(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [{"value": item} if isinstance(item, str) else item for item in value]
+        return value
+
     @field_validator("assigned_users")
     @classmethod
     def _check_users(cls, value: list[str]) -> list[str]:
@@ -85,7 +91,7 @@ class ManualJudgmentStage(StageBase):
 
     @property
     def judgment_inputs(self) -> list[JudgmentInput]:
-        return [JudgmentInput(value=i) if isinstance(i, str) else i for i in self.inputs]
+        return list(self.inputs)
 
     @model_validator(mode="after")
     def _check_judgment(self) -> ManualJudgmentStage:
@@ -117,12 +123,14 @@ class ManualJudgmentStage(StageBase):
 MODEL = ManualJudgmentStage
 
 
-def check_in_pipeline(index: int, stage: ManualJudgmentStage, depends_on: Mapping[str, Sequence[str]]) -> None:
-    """Pipeline-level check: every branch target is a stage that depends directly on this judgment.
+def check_in_pipeline(index: int, stage: ManualJudgmentStage, spec: Any) -> None:
+    """Pipeline-level check (``spec`` is the ``PipelineSpec``): every branch target is a stage that
+    depends directly on this judgment.
 
-    ``depends_on`` maps each stage id of the pipeline to its ``depends_on``. A target further down
-    (or elsewhere) would not be skipped by the branch, so the judgment would not decide it.
+    A target further down (or elsewhere) would not be skipped by the branch, so the judgment would
+    not decide it. Raises ``ValueError`` with the field path.
     """
+    depends_on = {s.id: list(s.depends_on) for s in spec.stages}
     for i_index, item in enumerate(stage.judgment_inputs):
         for target in item.stages or ():
             if target not in depends_on:

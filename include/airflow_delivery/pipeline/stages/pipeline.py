@@ -20,11 +20,12 @@ from airflow_delivery.pipeline.params import NAME_PATTERN
 
 
 class PipelineStage(StageBase):
-    """Start the pipeline ``pipeline``; with ``wait_for_completion`` succeed or fail with it."""
+    """Start the pipeline ``pipeline_name``; with ``wait_for_completion`` succeed or fail with it."""
 
     type: Literal["pipeline"]
-    pipeline: str = Field(..., pattern=ID_PATTERN, description="Name of the pipeline to start (its DAG id).")
-    parameters: dict[str, str | int | float | bool | None] = Field(
+    # Not ``pipeline``: a field named like the stage type would hide error locations in the loader.
+    pipeline_name: str = Field(..., pattern=ID_PATTERN, description="Name of the pipeline to start (its DAG id).")
+    parameters: dict[str, Any] = Field(
         default_factory=dict, description="Run parameters of that pipeline; strings are templated."
     )
     artifacts: dict[str, str] = Field(
@@ -46,6 +47,8 @@ class PipelineStage(StageBase):
                 raise ValueError("pass artifacts under 'artifacts', not as a parameter")
             if not re.match(NAME_PATTERN, name):
                 raise ValueError(f"{name!r} is not a parameter or artifact name")
+            if value[name] is not None and not isinstance(value[name], str | int | float | bool):
+                raise ValueError(f"{name!r}: a value must be a string, number or boolean, got {value[name]!r}")
         return value
 
     @field_validator("poll_interval")
@@ -57,6 +60,15 @@ class PipelineStage(StageBase):
 
 
 MODEL = PipelineStage
+
+
+def check_in_pipeline(index: int, stage: PipelineStage, spec: Any) -> None:
+    """Pipeline-level check (``spec`` is the ``PipelineSpec``): a pipeline does not start itself."""
+    if stage.pipeline_name == spec.name:
+        raise ValueError(
+            f"stages[{index}].pipeline_name: pipeline {spec.name!r} cannot start itself (every run would start "
+            "another, without end)"
+        )
 
 
 def child_run_id(stage_id: str) -> str:
@@ -71,7 +83,7 @@ def build(stage: PipelineStage, common: dict[str, Any]) -> Any:
     if stage.artifacts:
         conf["artifacts"] = dict(stage.artifacts)
     return TriggerDagRunOperator(
-        trigger_dag_id=stage.pipeline,
+        trigger_dag_id=stage.pipeline_name,
         trigger_run_id=child_run_id(stage.id),
         conf=conf,
         logical_date=None,

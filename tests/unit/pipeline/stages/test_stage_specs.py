@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from airflow_delivery.pipeline.loader import PipelineFileError, parse_pipeline_text
+from airflow_delivery.pipeline import stages
 from airflow_delivery.pipeline.stages import check_preconditions, manual_judgment
 
 PATH = "pipelines/p.yaml"
@@ -72,15 +73,15 @@ def test_judgment_defaults_to_continue_or_stop() -> None:
         ("  - {id: j, type: manual_judgment, inputs: [{value: a, stages: [x], stop: true}]}\n",
          "an input that stops the pipeline cannot also run stages"),
         ("  - {id: j, type: manual_judgment, inputs: [{value: a, stages: ['no way']}]}\n",
-         "stages[0].inputs[0].stages: Value error, 'no way' is not a stage id"),
+         "stages[0].inputs[0].stages: 'no way' is not a stage id"),
         ("  - {id: j, type: manual_judgment, inputs: [a], on_timeout: b, timeout: 1h}\n",
          "on_timeout: 'b' must be 'stop' or one of the inputs: a"),
         ("  - {id: j, type: manual_judgment, inputs: [a], on_timeout: a}\n", "on_timeout: 'a' applies after 'timeout'"),
-        ("  - {id: j, type: manual_judgment, assigned_users: [al, al]}\n", "stages[0].assigned_users: Value error"),
+        ("  - {id: j, type: manual_judgment, assigned_users: [al, al]}\n", "stages[0].assigned_users: users are listed twice"),
         ("  - {id: j, type: manual_judgment, form: [{name: t}, {name: t}]}\n", "form[1].name: 't' is given twice"),
         ("  - {id: j, type: manual_judgment, form: [{name: _options}]}\n", "cannot start with '_'"),
         ("  - {id: j, type: manual_judgment, form: [{name: n, type: integer, default: x}]}\n",
-         "stages[0].form[0]: Value error, default 'x' is not of type integer"),
+         "stages[0].form[0]: default 'x' is not of type integer"),
         ("  - {id: j, type: manual_judgment, notifications: [{channel: '#d', when: [failed]}]}\n",
          "stages[0].notifications[0].when[0]"),
         ("  - id: j\n    type: manual_judgment\n    instructons: x\n", f"{PATH}:5: stages[0].instructons: unknown option"),
@@ -144,7 +145,7 @@ def test_valid_webhook_parses() -> None:
         ("{id: w, type: webhook, url: 'http://x', wait_for_completion: {success_statuses: [OK]}}",
          "stages[0].wait_for_completion.status_json_path: Field required"),
         ("{id: w, type: webhook, url: 'http://x', wait_for_completion: {status_json_path: '$.[', success_statuses: [OK]}}",
-         "stages[0].wait_for_completion.status_json_path: Value error, invalid JSON path '$.['"),
+         "stages[0].wait_for_completion.status_json_path: invalid JSON path '$.['"),
         ("{id: w, type: webhook, url: 'http://x', wait_for_completion: {status_json_path: $.s, success_statuses: []}}",
          "success_statuses: List should have at least 1 item"),
         ("{id: w, type: webhook, url: 'http://x', wait_for_completion: {status_json_path: $.s, success_statuses: [A],"
@@ -167,7 +168,7 @@ def test_webhook_error_names_the_line() -> None:
 CHILD = """\
   - id: promote
     type: pipeline
-    pipeline: deploy_prod
+    pipeline_name: deploy_prod
     parameters: {environment: production, replicas: 3}
     artifacts: {api: "{{ params.artifacts['api'] }}"}
     poll_interval: 5s
@@ -175,20 +176,28 @@ CHILD = """\
 
 
 def test_valid_pipeline_stage_parses() -> None:
-    stage = parse_pipeline_text(pipeline(CHILD), PATH).stages[0]
-    assert stage.pipeline == "deploy_prod" and stage.wait_for_completion is True
+    spec = parse_pipeline_text(pipeline(CHILD), PATH)
+    stage = spec.stages[0]
+    assert stage.pipeline_name == "deploy_prod" and stage.wait_for_completion is True
+    stages.pipeline.check_in_pipeline(0, stage, spec)
+
+
+def test_a_pipeline_cannot_start_itself() -> None:
+    spec = parse_pipeline_text(pipeline("  - {id: again, type: pipeline, pipeline_name: p}\n"), PATH)
+    with pytest.raises(ValueError, match=r"stages\[0\].pipeline_name: pipeline 'p' cannot start itself"):
+        stages.pipeline.check_in_pipeline(0, spec.stages[0], spec)
 
 
 @pytest.mark.parametrize(
     ("stage", "expected"),
     [
-        ("{id: c, type: pipeline}", "stages[0].pipeline: Field required"),
-        ("{id: c, type: pipeline, pipeline: 'not a dag'}", "stages[0].pipeline: String should match pattern"),
-        ("{id: c, type: pipeline, pipeline: x, parameters: {artifacts: {}}}", "pass artifacts under 'artifacts'"),
-        ("{id: c, type: pipeline, pipeline: x, parameters: {'bad name': 1}}", "'bad name' is not a parameter"),
-        ("{id: c, type: pipeline, pipeline: x, parameters: {a: [1]}}", "stages[0].parameters.a"),
-        ("{id: c, type: pipeline, pipeline: x, poll_interval: 0.5s}", "poll_interval must be at least 1s"),
-        ("{id: c, type: pipeline, pipeline: x, wait: true}", "stages[0].wait: unknown option"),
+        ("{id: c, type: pipeline}", f"{PATH}:3: stages[0].pipeline_name: Field required"),
+        ("{id: c, type: pipeline, pipeline_name: 'not a dag'}", "stages[0].pipeline_name: String should match pattern"),
+        ("{id: c, type: pipeline, pipeline_name: x, parameters: {artifacts: {}}}", "pass artifacts under 'artifacts'"),
+        ("{id: c, type: pipeline, pipeline_name: x, parameters: {'bad name': 1}}", "'bad name' is not a parameter"),
+        ("{id: c, type: pipeline, pipeline_name: x, parameters: {a: [1]}}", "stages[0].parameters: 'a': a value must be a string, number or boolean"),
+        ("{id: c, type: pipeline, pipeline_name: x, poll_interval: 0.5s}", "poll_interval must be at least 1s"),
+        ("{id: c, type: pipeline, pipeline_name: x, wait: true}", "stages[0].wait: unknown option"),
     ],
 )
 def test_pipeline_stage_errors(stage: str, expected: str) -> None:
@@ -218,11 +227,11 @@ def test_valid_preconditions_parse_and_pass_pipeline_checks() -> None:
 @pytest.mark.parametrize(
     ("precondition", "expected"),
     [
-        ("{type: expression}", "stages[1].preconditions[0]: Value error, an 'expression' precondition needs 'expression'"),
+        ("{type: expression}", "stages[1].preconditions[0]: an 'expression' precondition needs 'expression'"),
         ("{type: stage_status}", "needs 'stage' (the id of an earlier stage)"),
-        ("{type: stage_status, stage: canary, expression: x}", "'expression' belongs to 'expression' preconditions"),
+        ("{type: stage_status, stage: canary, expression: \"params.env == 'a'\"}", "'expression' belongs to 'expression' preconditions"),
         ("{type: stage_staus, stage: canary}", "stages[1].preconditions[0].type: Input should be 'expression' or"),
-        ("{type: expression, expression: 'params.env =='}", "stages[1].preconditions[0].expression: Value error, invalid"),
+        ("{type: expression, expression: 'params.env =='}", "stages[1].preconditions[0].expression: invalid expression"),
         ("{type: expression, expression: '{{ params.env'}", "invalid template '{{ params.env'"),
         ("{type: expression, expression: 'os.system(1)'}", "unknown name 'os'"),
         ("{type: stage_status, stage: canary, status: done}", "stages[1].preconditions[0].status"),
