@@ -96,7 +96,7 @@ def get_provider_info() -> dict[str, Any]:
             },
             {
                 "integration-name": _INTEGRATIONS["registry"],
-                "python-modules": ["airflow_delivery.triggers.registry"],
+                "python-modules": ["airflow_delivery.triggers.registry", "airflow_delivery.triggers.git"],
             },
         ],
         "connection-types": [

@@ -13,7 +13,7 @@ from typing import Any
 
 from airflow.sdk import DAG, BaseOperator
 
-from airflow_delivery.pipeline.runtime import StageCondition, image_asset_name
+from airflow_delivery.pipeline.runtime import GIT_ASSET_PREFIX, StageCondition, image_asset_name
 from airflow_delivery.pipeline.spec import PipelineSpec, StageBase, parse_duration
 from airflow_delivery.pipeline.stages import STAGE_BUILDERS
 
@@ -94,8 +94,22 @@ def _watched_assets(spec: PipelineSpec) -> list[Any]:
 
     from airflow_delivery.triggers.registry import NewImageTagTrigger
 
+    from airflow_delivery.triggers.git import GitCommitTrigger
+
     assets = []
     for trigger in spec.triggers:
+        if trigger.type == "git":
+            commits = GitCommitTrigger(
+                remote=trigger.remote, branch=trigger.branch, poll_interval=trigger.poll_interval
+            )
+            assets.append(
+                Asset(
+                    name=f"{GIT_ASSET_PREFIX}{spec.name}.{trigger.branch}",
+                    uri=f"x-delivery-git://{spec.name}/{trigger.branch}",
+                    group="delivery",
+                    watchers=[AssetWatcher(name=f"{spec.name}.{trigger.branch}.commits", trigger=commits)],
+                )
+            )
         if trigger.type != "registry":
             continue
         artifact = trigger.artifact or spec.artifacts[0].name
@@ -119,7 +133,7 @@ def _watched_assets(spec: PipelineSpec) -> list[Any]:
 
 def _schedule(spec: PipelineSpec) -> Any:
     timetable = _timetable(spec)
-    assets = _watched_assets(spec) if any(t.type == "registry" for t in spec.triggers) else []
+    assets = _watched_assets(spec) if any(t.type in ("registry", "git") for t in spec.triggers) else []
     if not assets:
         return timetable
     from airflow.sdk import AssetAny, AssetOrTimeSchedule

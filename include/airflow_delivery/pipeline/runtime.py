@@ -12,6 +12,7 @@ from airflow_delivery.pipeline.conditions import ConditionError, LazyResults, ev
 
 
 IMAGE_ASSET_PREFIX = "delivery."
+GIT_ASSET_PREFIX = "delivery.git."
 _IMAGE_ASSET_MARK = ".image."
 
 
@@ -42,6 +43,18 @@ def _from_registry_events(context: Any) -> dict[str, str]:
     return bound
 
 
+def run_commit(context: Any) -> str | None:
+    """The commit that started this run, when a git watcher did."""
+    events = context.get("triggering_asset_events") or {}
+    for asset in events:
+        if (getattr(asset, "name", "") or "").startswith(GIT_ASSET_PREFIX):
+            for event in reversed(list(events[asset])):
+                commit = ((getattr(event, "extra", None) or {}).get("payload") or {}).get("commit")
+                if commit:
+                    return str(commit)
+    return None
+
+
 def run_artifacts(context: Any) -> dict[str, str]:
     """Artifacts bound for this run: a registry event's tag, then explicit ``artifacts`` in params/conf.
 
@@ -67,6 +80,7 @@ def condition_namespace(context: Any, upstream_ids: set[str]) -> dict[str, Any]:
         "stages": LazyResults(upstream_ids, lambda stage_id: ti.xcom_pull(task_ids=stage_id)),
         "run": {
             "id": context.get("run_id"),
+            "commit": run_commit(context),
             "conf": dict(getattr(dag_run, "conf", None) or {}),
         },
     }

@@ -136,3 +136,15 @@ def test_registry_trigger_becomes_a_watched_asset_alongside_a_schedule() -> None
     assert isinstance(watcher.trigger, NewImageTagTrigger)
     assert watcher.trigger.serialize()[1]["tag_pattern"] == "v.*"
     assert watcher.trigger.serialize()[1]["poll_interval"] == 5
+
+
+def test_git_trigger_becomes_a_watched_asset() -> None:
+    from airflow_delivery.pipeline.factory import build_dag
+    from airflow_delivery.triggers.git import GitCommitTrigger
+
+    spec = parse_pipeline_text(
+        "name: gitty\ntriggers:\n  - {type: git, remote: /srv/app.git, branch: release}\n" + STAGES, "p.yaml"
+    )
+    (asset,) = build_dag(spec).timetable.asset_condition.objects
+    assert asset.name == "delivery.git.gitty.release"
+    assert isinstance(asset.watchers[0].trigger, GitCommitTrigger)

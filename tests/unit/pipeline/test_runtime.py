@@ -38,3 +38,12 @@ def test_explicit_artifacts_win_over_events() -> None:
 
 def test_no_artifacts() -> None:
     assert run_artifacts({}) == {}
+
+
+def test_git_event_gives_the_run_its_commit() -> None:
+    from airflow_delivery.pipeline.runtime import GIT_ASSET_PREFIX, run_commit
+
+    asset = AssetKey(f"{GIT_ASSET_PREFIX}shop.main")
+    commit = SimpleNamespace(extra={"payload": {"commit": "a" * 40}})
+    assert run_commit({"triggering_asset_events": {asset: [commit]}}) == "a" * 40
+    assert run_commit({}) is None
