@@ -82,6 +82,10 @@ def get_provider_info() -> dict[str, Any]:
                 "integration-name": _INTEGRATIONS["kubernetes"],
                 "python-modules": ["airflow_delivery.operators.bake", "airflow_delivery.operators.traffic"],
             },
+            {
+                "integration-name": _INTEGRATIONS["canary"],
+                "python-modules": ["airflow_delivery.operators.canary"],
+            },
         ],
         "sensors": [
             {
@@ -98,7 +102,26 @@ def get_provider_info() -> dict[str, Any]:
                 "integration-name": _INTEGRATIONS["registry"],
                 "python-modules": ["airflow_delivery.triggers.registry", "airflow_delivery.triggers.git"],
             },
+            {
+                "integration-name": _INTEGRATIONS["canary"],
+                "python-modules": ["airflow_delivery.triggers.canary"],
+            },
         ],
+        "config": {
+            "delivery": {
+                "description": "Airflow Delivery settings.",
+                "options": {
+                    "webhook_allowed_url_prefixes": {
+                        "description": "URL prefixes the webhook stage may call (and poll), comma or newline "
+                        "separated, matched on a boundary. Empty allows every URL.",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "https://ci.example.com/,https://hooks.internal/",
+                        "default": "",
+                    },
+                },
+            },
+        },
         "connection-types": [
             {
                 "hook-class-name": "airflow_delivery.hooks.registry.ContainerRegistryHook",

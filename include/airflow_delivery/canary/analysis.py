@@ -63,7 +63,7 @@ def parse_time(value: datetime | str, name: str) -> datetime:
     """An aware datetime from a datetime or an ISO-8601 string (``Z`` accepted)."""
     if isinstance(value, str):
         try:
-            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            value = datetime.fromisoformat(value)  # Python 3.11 reads a trailing "Z"
         except ValueError:
             raise AnalysisConfigError(f"{name} {value!r} is not an ISO-8601 time") from None
         if value.tzinfo is None:
@@ -71,7 +71,7 @@ def parse_time(value: datetime | str, name: str) -> datetime:
     return _aware(value, name)
 
 
-def to_duration(value: timedelta | int | float | None, name: str, *, allow_zero: bool = True) -> timedelta:
+def to_duration(value: timedelta | float | None, name: str, *, allow_zero: bool = True) -> timedelta:
     """A ``timedelta`` from a timedelta or a number of seconds; negative (or zero) values are refused."""
     if value is None:
         return timedelta(0)
@@ -101,7 +101,9 @@ class Thresholds:
     def __post_init__(self) -> None:
         for name, value in (("pass", self.pass_), ("marginal", self.marginal)):
             if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 100:
-                raise AnalysisConfigError(f"score_thresholds.{name} must be a number from 0 to 100, got {value!r}")
+                raise AnalysisConfigError(
+                    f"score_thresholds.{name} must be a number from 0 to 100, got {value!r}"
+                )
         if self.marginal > self.pass_:
             raise AnalysisConfigError(
                 f"score_thresholds.marginal ({self.marginal:g}) must not exceed score_thresholds.pass "
@@ -114,7 +116,9 @@ class Thresholds:
         if raw is None:
             return cls()
         if not isinstance(raw, Mapping):
-            raise AnalysisConfigError(f"score_thresholds must be a mapping with pass and marginal, got {raw!r}")
+            raise AnalysisConfigError(
+                f"score_thresholds must be a mapping with pass and marginal, got {raw!r}"
+            )
         unknown = sorted(set(raw) - {"pass", "marginal"})
         if unknown:
             raise AnalysisConfigError(
@@ -313,7 +317,7 @@ class IntervalAssessment:
 
 
 def _judge_score(judge_result: Mapping[str, Any]) -> float:
-    raw = (judge_result.get("score") or {}).get("score")
+    raw: Any = (judge_result.get("score") or {}).get("score")
     try:
         value = float(raw)
     except (TypeError, ValueError):
@@ -331,6 +335,8 @@ def assess_interval(
     ``problems`` are the pairs the metrics source could not fill (backend errors, no samples).
     Order of rules: a backend error -> Nodata; (``on_missing_data="fail"``) a non-muted metric the
     judge found no data for -> Nodata, one it could not compare -> Error; else the score decides.
+    A Nodata or Error interval scores 0 whatever the judge said: Kayenta ignores Error and Nodata
+    metrics and counts a group without data as 100, so with every fetch failed its score is 100.
     """
     score = _judge_score(judge_result)
     results = [r for r in judge_result.get("results", []) if isinstance(r, Mapping)]
@@ -343,10 +349,7 @@ def assess_interval(
     errors = [p for p in problems if p.status == "error"]
     if errors:
         return IntervalAssessment(
-            "Nodata",
-            score,
-            tuple(f"metrics could not be fetched, failing safe: {p.describe()}" for p in errors),
-            warnings,
+            "Nodata", 0.0, tuple(f"metrics could not be fetched: {p.describe()}" for p in errors), warnings
         )
     if plan.on_missing_data == "fail":
         live = [r for r in results if not r.get("muted")]
@@ -354,9 +357,9 @@ def assess_interval(
         if missing:
             return IntervalAssessment(
                 "Nodata",
-                score,
+                0.0,
                 tuple(
-                    f"no data for metric {r.get('name')!r}, failing safe: "
+                    f"no data for metric {r.get('name')!r}: "
                     f"{reason_of.get(str(r.get('name'))) or r.get('classificationReason') or 'no usable samples'}"
                     for r in missing
                 ),
@@ -366,10 +369,9 @@ def assess_interval(
         if broken:
             return IntervalAssessment(
                 "Error",
-                score,
+                0.0,
                 tuple(
-                    f"metric {r.get('name')!r} could not be judged, failing safe: "
-                    f"{r.get('classificationReason') or 'unknown error'}"
+                    f"metric {r.get('name')!r} could not be judged: {r.get('classificationReason') or 'unknown error'}"
                     for r in broken
                 ),
                 warnings,
@@ -487,7 +489,9 @@ def decide(outcomes: Sequence[IntervalOutcome], plan: AnalysisPlan) -> Verdict:
         return Verdict(
             True, "Marginal", True, True, False, last.score, f"{marginal}; a person has to judge it"
         )
-    return Verdict(True, "Marginal", False, False, False, last.score, f"{marginal}; failing (on_marginal='fail')")
+    return Verdict(
+        True, "Marginal", False, False, False, last.score, f"{marginal}; failing (on_marginal='fail')"
+    )
 
 
 def next_interval(outcomes: Sequence[IntervalOutcome], plan: AnalysisPlan) -> int | None:

@@ -106,14 +106,15 @@ def _metric_result(
 def _with_fetch_outcome(verdict: MetricClassification, pair: MetricSetPair) -> MetricClassification:
     """Say why data is missing when the metrics source knows (Prometheus down, a query error, no samples).
 
-    A failed fetch is an ``Error`` (ignored by Kayenta's scorer, so the canary stage fails the interval
-    itself, as Kayenta aborts a run whose fetch fails); no samples stays ``Nodata`` with the reason.
+    A failed fetch is ``NodataFailMetric``: data that had to be there is missing, so the metric fails
+    its group (Kayenta itself aborts a run whose fetch fails; ``Error`` would be ignored by its scorer
+    and let a canary with no data at all score 100). No samples stays ``Nodata`` with the reason.
     """
     status, reason = pair.raw_extra.get("status"), pair.raw_extra.get("reason")
     if status == "error":
         verdict.statistics["error"] = str(reason or "metrics fetch failed")
         message = f"Metrics fetch failed: {reason or 'unknown error'}"
-        return replace(verdict, classification="Error", reason=message, deviation=None)
+        return replace(verdict, classification="NodataFailMetric", reason=message, deviation=None)
     if reason and verdict.classification in ("Nodata", "NodataFailMetric"):
         return replace(verdict, reason=f"{verdict.reason}: {reason}")
     return verdict

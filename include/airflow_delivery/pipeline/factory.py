@@ -16,6 +16,7 @@ from airflow.sdk import DAG, BaseOperator
 from airflow_delivery.pipeline.runtime import GIT_ASSET_PREFIX, StageCondition, image_asset_name
 from airflow_delivery.pipeline.spec import PipelineSpec, StageBase, parse_duration
 from airflow_delivery.pipeline.stages import STAGE_BUILDERS
+from airflow_delivery.utils.xcom import stage_result_macro
 
 StageBuilder = Callable[[Any, dict[str, Any]], BaseOperator]
 
@@ -187,6 +188,7 @@ def build_dag(spec: PipelineSpec, *, fileloc: str | None = None) -> DAG:
         on_success_callback=_notifiers(spec, "complete") or None,
         on_failure_callback=_notifiers(spec, "failed") or None,
         doc_md=spec.description,
+        user_defined_macros={"stage_result": stage_result_macro},
     )
     if fileloc:
         dag.fileloc = fileloc

@@ -101,9 +101,19 @@ def _clean_loc(document: Any, loc: tuple[str | int, ...]) -> tuple[str | int, ..
     """
     cleaned: list[str | int] = []
     node = document
+    previous: str | int | None = None
     for part in loc:
-        if isinstance(node, dict) and isinstance(part, str) and part not in node and node.get("type") == part:
+        # The tag directly follows a list index (stages[0].<tag>.field), even when the stage also has
+        # an option named like its type.
+        if (
+            isinstance(node, dict)
+            and isinstance(part, str)
+            and isinstance(previous, int)
+            and node.get("type") == part
+        ):
+            previous = part
             continue
+        previous = part
         cleaned.append(part)
         if isinstance(node, dict) and isinstance(part, str):
             node = node.get(part)

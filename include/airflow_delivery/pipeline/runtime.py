@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_delivery.pipeline.conditions import ConditionError, LazyResults, evaluate
+from airflow_delivery.utils.xcom import stage_result
 
 
 IMAGE_ASSET_PREFIX = "delivery."
@@ -77,7 +78,7 @@ def condition_namespace(context: Any, upstream_ids: set[str]) -> dict[str, Any]:
     return {
         "params": dict(context.get("params") or {}),
         "artifacts": run_artifacts(context),
-        "stages": LazyResults(upstream_ids, lambda stage_id: ti.xcom_pull(task_ids=stage_id)),
+        "stages": LazyResults(upstream_ids, lambda stage_id: stage_result(ti, stage_id)),
         "run": {
             "id": context.get("run_id"),
             "commit": run_commit(context),

@@ -12,7 +12,7 @@ from pydantic import Field, model_validator
 
 from airflow_delivery.pipeline.model import ID_PATTERN, Model, SlackTarget, StageBase, parse_duration
 from airflow_delivery.pipeline.params import ExpectedArtifact, Parameter
-from airflow_delivery.pipeline.stages import STAGE_MODELS
+from airflow_delivery.pipeline.stages import PIPELINE_CHECKS, STAGE_MODELS
 from airflow_delivery.pipeline.triggers_spec import Trigger
 
 __all__ = ["PipelineSpec", "StageBase", "STAGE_TYPES", "json_schema", "parse_duration"]
@@ -96,6 +96,9 @@ class PipelineSpec(Model):
                         f"stages[{index}].rollback: {target!r} runs before {stage.id!r}, so it cannot roll it back"
                     )
         self._check_conditions()
+        for index, stage in enumerate(self.stages):
+            if (check := PIPELINE_CHECKS.get(stage.type)) is not None:
+                check(index, stage, self)
         return self
 
     def _check_conditions(self) -> None:

@@ -191,8 +191,19 @@ def test_fetch_outcome_of_the_metrics_source_is_explained() -> None:
     ]
     result = judge(config, pairs, {"pass": 75, "marginal": 50})
     by_name = {r["name"]: r for r in result["results"]}
-    assert by_name["latency"]["classification"] == "Error"
+    assert by_name["latency"]["classification"] == "NodataFailMetric"
     assert by_name["latency"]["classificationReason"] == "Metrics fetch failed: Prometheus prometheus_default unreachable"
     assert by_name["errors"]["classification"] == "Nodata"
     assert by_name["errors"]["classificationReason"] == "Missing data for errors: no samples for query 'x'"
-    assert result["score"]["classification"] != "Pass"
+    assert result["score"]["classification"] == "Fail"
+
+
+def test_a_canary_whose_every_fetch_failed_fails() -> None:
+    config = {
+        "metrics": [{"name": "latency", "groups": ["g"], "analysisConfigurations": {"canary": {"direction": "increase"}}}],
+        "classifier": {"groupWeights": {"g": 100}},
+    }
+    pairs = [{"name": "latency", "status": "error", "reason": "connection refused", "values": {"control": [], "experiment": []}}]
+    result = judge(config, pairs, {"pass": 75, "marginal": 50})
+    assert result["score"]["score"] == 0
+    assert result["score"]["classification"] == "Fail"

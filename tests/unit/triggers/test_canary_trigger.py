@@ -105,14 +105,20 @@ def test_invalid_kwargs_are_refused(overrides: dict[str, Any], message: str) -> 
         trigger(**overrides)
 
 
-def test_exception_becomes_an_error_event() -> None:
+@pytest.mark.parametrize("end_from_trigger", [False, True])
+def test_exception_becomes_an_error_event(end_from_trigger: bool) -> None:
     config = canary_config()
     config["metrics"][0]["scopeName"] = "eu-west"
-    event = first_event(trigger(canary_config=config))
-    assert type(event) is TriggerEvent and event.payload["status"] == "error"
-    assert event.payload["interval"] == 1
-    assert "canary interval 1 of 3 failed: KeyError" in event.payload["message"]
-    assert "uses scope 'eu-west', but only default are defined" in event.payload["message"]
+    event = first_event(trigger(canary_config=config, end_from_trigger=end_from_trigger))
+    if end_from_trigger:  # the task fails from the triggerer, the message in its XCom
+        assert isinstance(event, TaskFailedEvent)
+        payload = event.xcoms["return_value"]  # type: ignore[index]
+    else:  # dag.test(): execute_complete raises with the message
+        assert type(event) is TriggerEvent
+        payload = event.payload
+    assert payload["status"] == "error" and payload["interval"] == 1
+    assert "canary interval 1 of 3 failed: KeyError" in payload["message"]
+    assert "uses scope 'eu-west', but only default are defined" in payload["message"]
 
 
 def test_cancellation_is_not_swallowed() -> None:

@@ -13,19 +13,31 @@ from typing import Any
 
 from airflow_delivery.pipeline.model import StageBase
 
-STAGE_MODULES: tuple[str, ...] = ("wait", "check_preconditions", "webhook", "manual_judgment", "pipeline")
+STAGE_MODULES: tuple[str, ...] = (
+    "wait", "check_preconditions", "webhook", "manual_judgment", "pipeline",
+    "patch", "scale", "delete", "undo_rollout", "find_artifacts", "run_job", "script",
+    "bake", "deploy", "wait_for_stable",
+    "canary",
+)
 
 Builder = Callable[[Any, dict[str, Any]], Any]
 
 
-def _load() -> tuple[dict[str, type[StageBase]], dict[str, Builder]]:
+PipelineCheck = Callable[[int, Any, Any], None]
+
+
+def _load() -> tuple[dict[str, type[StageBase]], dict[str, Builder], dict[str, PipelineCheck]]:
     models: dict[str, type[StageBase]] = {}
     builders: dict[str, Builder] = {}
+    checks: dict[str, PipelineCheck] = {}
     for name in STAGE_MODULES:
         module = importlib.import_module(f"{__name__}.{name}")
         models[name] = module.MODEL
         builders[name] = module.build
-    return models, builders
+        # Optional: checks that need the whole pipeline (e.g. that branch targets exist).
+        if (check := getattr(module, "check_in_pipeline", None)) is not None:
+            checks[name] = check
+    return models, builders, checks
 
 
-STAGE_MODELS, STAGE_BUILDERS = _load()
+STAGE_MODELS, STAGE_BUILDERS, PIPELINE_CHECKS = _load()

@@ -10,6 +10,7 @@ is an error, never a guess. Pure at import time.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -22,6 +23,14 @@ StageStatus = Literal["success", "failed", "skipped", "upstream_failed"]
 def is_template(expression: str) -> bool:
     """An Airflow template (rendered by Airflow) rather than a condition (evaluated by the stage)."""
     return "{{" in expression or "{%" in expression
+
+
+@lru_cache(maxsize=1)
+def _jinja() -> Any:
+    """One sandboxed environment for syntax checks (creating one per expression is slow)."""
+    from jinja2.sandbox import SandboxedEnvironment
+
+    return SandboxedEnvironment()
 
 
 class Precondition(Model):
@@ -39,12 +48,16 @@ class Precondition(Model):
         "Airflow template rendering to exactly true/false, e.g. \"{{ ti.xcom_pull(task_ids='x') == 'ok' }}\".",
     )
     stage: str | None = Field(
-        None, pattern=ID_PATTERN, description="(stage_status) Id of an earlier stage (an upstream of this one)."
+        None,
+        pattern=ID_PATTERN,
+        description="(stage_status) Id of an earlier stage (an upstream of this one).",
     )
     status: StageStatus | list[StageStatus] = Field(
         "success", description="(stage_status) Accepted state or states of that stage."
     )
-    fail_pipeline: bool = Field(True, description="False: record the failed check and let the pipeline go on.")
+    fail_pipeline: bool = Field(
+        True, description="False: record the failed check and let the pipeline go on."
+    )
     message: str | None = Field(None, description="Said when the precondition does not hold.")
 
     @field_validator("expression")
@@ -58,10 +71,9 @@ class Precondition(Model):
             references(value)  # syntax, and only known root names; ConditionError is a ValueError
             return value
         from jinja2 import TemplateSyntaxError
-        from jinja2.sandbox import SandboxedEnvironment
 
         try:
-            SandboxedEnvironment().parse(value)
+            _jinja().parse(value)
         except TemplateSyntaxError as exc:
             raise ValueError(f"invalid template {value!r}: {exc.message}") from None
         return value
@@ -130,7 +142,9 @@ def check_in_pipeline(index: int, stage: CheckPreconditionsStage, spec: Any) -> 
     for p_index, precondition in enumerate(stage.preconditions):
         where = f"stages[{index}].preconditions[{p_index}]"
         if precondition.type == "stage_status" and precondition.stage not in upstream:
-            known = "an unknown stage" if precondition.stage not in depends_on else "not upstream of this stage"
+            known = (
+                "an unknown stage" if precondition.stage not in depends_on else "not upstream of this stage"
+            )
             raise ValueError(
                 f"{where}.stage: {precondition.stage!r} is {known}; name a stage this one depends on "
                 f"(directly or through others): {', '.join(sorted(upstream)) or 'none'}"

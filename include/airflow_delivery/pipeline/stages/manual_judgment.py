@@ -55,9 +55,12 @@ class ManualJudgmentStage(StageBase):
     """Wait for a person's judgment; branch, continue or stop by what they choose."""
 
     type: Literal["manual_judgment"]
-    subject: str | None = Field(None, description="Headline for the judge (templated); default: the stage name.")
+    subject: str | None = Field(
+        None, description="Headline for the judge (templated); default: the stage name."
+    )
     instructions: str | None = Field(
-        None, description="What to check before deciding, Markdown, templated (params, artifacts, earlier XComs)."
+        None,
+        description="What to check before deciding, Markdown, templated (params, artifacts, earlier XComs).",
     )
     inputs: list[JudgmentInput] = Field(
         default_factory=lambda: [JudgmentInput(value="Continue"), JudgmentInput(value="Stop", stop=True)],
@@ -66,7 +69,8 @@ class ManualJudgmentStage(StageBase):
     )
     form: list[Parameter] = Field(default_factory=list, description="Typed fields the judge fills in.")
     assigned_users: list[str] = Field(
-        default_factory=list, description="User ids allowed to answer (others get 403); empty: anyone with access."
+        default_factory=list,
+        description="User ids allowed to answer (others get 403); empty: anyone with access.",
     )
     on_timeout: str = Field(
         STOP, description="Decision when 'timeout' passes: 'stop' (the stage fails) or the value of an input."
@@ -105,9 +109,13 @@ class ManualJudgmentStage(StageBase):
             if item.stop and item.stages:
                 raise ValueError(f"inputs[{index}]: an input that stops the pipeline cannot also run stages")
         if self.on_timeout != STOP and self.on_timeout not in values:
-            raise ValueError(f"on_timeout: {self.on_timeout!r} must be 'stop' or one of the inputs: {', '.join(values)}")
+            raise ValueError(
+                f"on_timeout: {self.on_timeout!r} must be 'stop' or one of the inputs: {', '.join(values)}"
+            )
         if self.on_timeout != STOP and self.timeout is None:
-            raise ValueError(f"on_timeout: {self.on_timeout!r} applies after 'timeout'; set timeout, e.g. '72h'")
+            raise ValueError(
+                f"on_timeout: {self.on_timeout!r} applies after 'timeout'; set timeout, e.g. '72h'"
+            )
         names = [p.name for p in self.form]
         for index, name in enumerate(names):
             if name in names[:index]:

@@ -18,13 +18,14 @@ from airflow_delivery.pipeline.model import ID_PATTERN, Duration, StageBase, par
 from airflow_delivery.pipeline.params import NAME_PATTERN
 
 
-
 class PipelineStage(StageBase):
     """Start the pipeline ``pipeline_name``; with ``wait_for_completion`` succeed or fail with it."""
 
     type: Literal["pipeline"]
     # Not ``pipeline``: a field named like the stage type would hide error locations in the loader.
-    pipeline_name: str = Field(..., pattern=ID_PATTERN, description="Name of the pipeline to start (its DAG id).")
+    pipeline_name: str = Field(
+        ..., pattern=ID_PATTERN, description="Name of the pipeline to start (its DAG id)."
+    )
     parameters: dict[str, Any] = Field(
         default_factory=dict, description="Run parameters of that pipeline; strings are templated."
     )
@@ -33,27 +34,31 @@ class PipelineStage(StageBase):
         description="Artifacts for that run by name: tag or digest (templated), e.g. "
         "\"{{ params.artifacts['api'] }}\".",
     )
-    wait_for_completion: bool = Field(True, description="Wait (deferred) for the run; false: succeed once started.")
+    wait_for_completion: bool = Field(
+        True, description="Wait (deferred) for the run; false: succeed once started."
+    )
     poll_interval: Duration = Field("10s", description="How often the state of the started run is checked.")
-    fail_if_paused: bool = Field(True, description="Fail at once if that pipeline is paused (its run would not start).")
+    fail_if_paused: bool = Field(
+        True, description="Fail at once if that pipeline is paused (its run would not start)."
+    )
 
     @field_validator("parameters", "artifacts")
     @classmethod
     def _check_names(cls, value: dict[str, Any]) -> dict[str, Any]:
         import re
 
-        for name in value:
+        for name, item in value.items():
             if name == "artifacts":
                 raise ValueError("pass artifacts under 'artifacts', not as a parameter")
             if not re.match(NAME_PATTERN, name):
                 raise ValueError(f"{name!r} is not a parameter or artifact name")
-            if value[name] is not None and not isinstance(value[name], str | int | float | bool):
-                raise ValueError(f"{name!r}: a value must be a string, number or boolean, got {value[name]!r}")
+            if item is not None and not isinstance(item, str | int | float | bool):
+                raise ValueError(f"{name!r}: a value must be a string, number or boolean, got {item!r}")
         return value
 
     @field_validator("poll_interval")
     @classmethod
-    def _check_interval(cls, value: str | int | float) -> str | int | float:
+    def _check_interval(cls, value: str | float) -> str | int | float:
         if parse_duration(value).total_seconds() < 1:
             raise ValueError("poll_interval must be at least 1s")
         return value

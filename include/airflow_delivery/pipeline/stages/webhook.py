@@ -8,6 +8,7 @@ Airflow setting (``[delivery] webhook_allowed_url_prefixes``), checked when the 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -15,23 +16,34 @@ from pydantic import Field, field_validator, model_validator
 from airflow_delivery.pipeline.model import Duration, Model, StageBase, parse_duration
 
 DEFAULT_COMPLETION_TIMEOUT = "1h"  # Spinnaker's webhook monitor timeout
-_SECRET_HEADER = re.compile(r"(authorization|cookie|token|secret|password|api[-_]?key|credential)", re.IGNORECASE)
+_SECRET_HEADER = re.compile(
+    r"(authorization|cookie|token|secret|password|api[-_]?key|credential)", re.IGNORECASE
+)
 
 
-def _check_duration(value: str | int | float) -> str | int | float:
+def _check_duration(value: str | float) -> str | int | float:
     parse_duration(value)
     return value
 
 
-def _check_json_path(value: str | None) -> str | None:
-    """Parse the JSONPath now (jsonpath-ng, imported only when a pipeline has one), not at run time."""
-    if value is not None:
-        from jsonpath_ng import parse
+@lru_cache(maxsize=1024)
+def _json_path_problem(path: str) -> str | None:
+    """Why ``path`` is not a JSONPath (jsonpath-ng, imported only when a pipeline has one), or None.
 
-        try:
-            parse(value)
-        except Exception as exc:  # noqa: BLE001 - jsonpath-ng's lexer/parser raise several types
-            raise ValueError(f"invalid JSON path {value!r}: {exc}; write e.g. '$.status' or '$.links.status'") from None
+    Cached: parsing a path costs about a millisecond and pipelines repeat the same few paths.
+    """
+    from jsonpath_ng import parse
+
+    try:
+        parse(path)
+    except Exception as exc:  # noqa: BLE001 - jsonpath-ng's lexer/parser raise several types
+        return str(exc)
+    return None
+
+
+def _check_json_path(value: str | None) -> str | None:
+    if value is not None and (problem := _json_path_problem(value)) is not None:
+        raise ValueError(f"invalid JSON path {value!r}: {problem}; write e.g. '$.status' or '$.links.status'")
     return value
 
 
@@ -64,11 +76,17 @@ class WebhookPolling(Model):
         description="Where the status URL comes from: the called URL (GET), the answer's Location header, "
         "or status_url_json_path in the answer's JSON.",
     )
-    status_url_json_path: str | None = Field(None, description="JSONPath of the status URL, e.g. '$.links.status'.")
-    status_json_path: str = Field(..., description="JSONPath of the status in the status answer, e.g. '$.status'.")
+    status_url_json_path: str | None = Field(
+        None, description="JSONPath of the status URL, e.g. '$.links.status'."
+    )
+    status_json_path: str = Field(
+        ..., description="JSONPath of the status in the status answer, e.g. '$.status'."
+    )
     success_statuses: list[str] = Field(..., min_length=1)
     terminal_statuses: list[str] = Field(default_factory=list, description="Statuses that fail the stage.")
-    canceled_statuses: list[str] = Field(default_factory=list, description="Statuses that fail it as canceled.")
+    canceled_statuses: list[str] = Field(
+        default_factory=list, description="Statuses that fail it as canceled."
+    )
     poll_interval: Duration = "10s"
 
     _paths = field_validator("status_url_json_path", "status_json_path")(_check_json_path)
@@ -77,7 +95,9 @@ class WebhookPolling(Model):
     @model_validator(mode="after")
     def _check_sources(self) -> WebhookPolling:
         if self.status_url_from == "response_json_path" and not self.status_url_json_path:
-            raise ValueError("status_url_from 'response_json_path' needs status_url_json_path, e.g. '$.links.status'")
+            raise ValueError(
+                "status_url_from 'response_json_path' needs status_url_json_path, e.g. '$.links.status'"
+            )
         if self.status_url_from != "response_json_path" and self.status_url_json_path:
             raise ValueError("status_url_json_path is only read with status_url_from: response_json_path")
         lists = {
@@ -104,10 +124,15 @@ class WebhookStage(StageBase):
     url: str = Field(..., min_length=1, description="URL to call (templated).")
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
     connection: str | None = Field(
-        None, description="Airflow connection: its extra (JSON object) is sent as headers, login/password as auth."
+        None,
+        description="Airflow connection: its extra (JSON object) is sent as headers, login/password as auth.",
     )
-    headers: dict[str, str] = Field(default_factory=dict, description="Static, non-secret headers (templated).")
-    payload: dict[str, Any] | list[Any] | str | None = Field(None, description="JSON body; strings are templated.")
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="Static, non-secret headers (templated)."
+    )
+    payload: dict[str, Any] | list[Any] | str | None = Field(
+        None, description="JSON body; strings are templated."
+    )
     retry: WebhookRetry = Field(default_factory=WebhookRetry)
     wait_for_completion: WebhookPolling | None = None
 
