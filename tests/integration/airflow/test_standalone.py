@@ -25,6 +25,12 @@ def test_rest_api_unpause_trigger_and_import_errors(tmp_path: Path) -> None:
     dags = tmp_path / "dags"
     shutil.copytree(REPO_ROOT / "dags", dags)
     (dags / "pipelines" / "broken.yaml").write_text("name: broken\nstages:\n  - id: a\n    type: nope\n")
+    # The second stage reads the result of the first, which ended in the triggerer.
+    (dags / "pipelines" / "chain.yaml").write_text(
+        "name: chain\nstages:\n  - {id: first, type: wait, duration: 0s}\n"
+        "  - {id: second, type: wait, duration: 0s, depends_on: [first],"
+        " when: \"stages.first.status == 'success'\"}\n"
+    )
     airflow = start_standalone(tmp_path, dags_folder=dags)
     try:
         assert httpx.get(f"{airflow.url}/api/v2/dags", timeout=10).status_code == 401
@@ -62,6 +68,12 @@ def test_rest_api_unpause_trigger_and_import_errors(tmp_path: Path) -> None:
             # The wait ended in the triggerer: its result is the task's XCom.
             xcom = api.get("/dags/hello_delivery/dagRuns/rest-1/taskInstances/soak/xcomEntries/return_value")
             assert xcom.status_code == 200 and "moment" in str(xcom.json()["value"])
+
+            assert api.patch("/dags/chain", json={"is_paused": False}).status_code == 200
+            assert api.post("/dags/chain/dagRuns", json={"logical_date": None, "dag_run_id": "c1"}).status_code == 200
+            assert airflow.wait_for_run(api, "chain", "c1")["state"] == "success"
+            tis = api.get("/dags/chain/dagRuns/c1/taskInstances").json()["task_instances"]
+            assert {(t["task_id"], t["state"]) for t in tis} == {("first", "success"), ("second", "success")}
     finally:
         airflow.process.stop()
 
