@@ -76,11 +76,27 @@ def get_provider_info() -> dict[str, Any]:
         "operators": [
             {
                 "integration-name": _INTEGRATIONS["pipelines"],
-                "python-modules": ["airflow_delivery.operators.wait"],
+                "python-modules": [
+                    "airflow_delivery.operators.wait",
+                    "airflow_delivery.operators.judgment",
+                    "airflow_delivery.operators.webhook",
+                    "airflow_delivery.operators.preconditions",
+                ],
             },
             {
                 "integration-name": _INTEGRATIONS["kubernetes"],
-                "python-modules": ["airflow_delivery.operators.bake", "airflow_delivery.operators.traffic"],
+                "python-modules": [
+                    "airflow_delivery.operators.bake",
+                    "airflow_delivery.operators.deploy",
+                    "airflow_delivery.operators.stable",
+                    "airflow_delivery.operators.patch",
+                    "airflow_delivery.operators.scale",
+                    "airflow_delivery.operators.delete",
+                    "airflow_delivery.operators.undo",
+                    "airflow_delivery.operators.find_artifacts",
+                    "airflow_delivery.operators.run_job",
+                    "airflow_delivery.operators.traffic",
+                ],
             },
             {
                 "integration-name": _INTEGRATIONS["canary"],
@@ -96,7 +112,11 @@ def get_provider_info() -> dict[str, Any]:
         "triggers": [
             {
                 "integration-name": _INTEGRATIONS["pipelines"],
-                "python-modules": ["airflow_delivery.triggers.wait"],
+                "python-modules": ["airflow_delivery.triggers.wait", "airflow_delivery.triggers.webhook"],
+            },
+            {
+                "integration-name": _INTEGRATIONS["kubernetes"],
+                "python-modules": ["airflow_delivery.triggers.stable"],
             },
             {
                 "integration-name": _INTEGRATIONS["registry"],

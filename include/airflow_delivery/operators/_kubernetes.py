@@ -14,7 +14,6 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_delivery.kubernetes.errors import NotFoundError
 from airflow_delivery.kubernetes.targets import ManifestTarget, TargetError, TargetNotFoundError
 from airflow_delivery.operators.stable import check_timeout
 
@@ -66,7 +65,7 @@ class KubernetesOperatorBase(BaseOperator):
             raise ManifestTargetError(f"{self.task_id}: {exc}") from None
 
     def resolve(self, target: ManifestTarget) -> dict[str, Any]:
-        """The live object ``target`` means; ``NotFoundError`` for a missing named object,
+        """The live object ``target`` means; ``kubernetes.errors.NotFoundError`` for a missing named object,
         ``ManifestTargetError`` when no version matches a dynamic target."""
         if not target.dynamic:
             return dict(self.hook.get(target.kind, str(target.name), target.namespace,
@@ -92,4 +91,4 @@ def stable_timeout(timeout: timedelta | float | None, where: str) -> timedelta:
     return check_timeout(timeout, where)
 
 
-__all__ = ["DEFAULT_CONN_ID", "KubernetesOperatorBase", "ManifestTargetError", "NotFoundError", "stable_timeout"]
+__all__ = ["DEFAULT_CONN_ID", "KubernetesOperatorBase", "ManifestTargetError", "stable_timeout"]

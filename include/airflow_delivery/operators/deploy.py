@@ -62,6 +62,7 @@ from airflow_delivery.kubernetes.versioning import (
     versions_of,
 )
 from airflow_delivery.operators.stable import DEFAULT_POLL_INTERVAL, WaitForStableMixin, check_timeout
+from airflow_delivery.utils.xcom import stage_result
 
 DEFAULT_FIELD_MANAGER = "airflow-delivery"
 
@@ -195,7 +196,7 @@ class DeployManifestOperator(WaitForStableMixin, BaseOperator):
     def _load(self, context: Context) -> list[dict[str, Any]]:
         # Templated values are checked here, after rendering.
         if self.from_stage is not None:
-            baked = context["ti"].xcom_pull(task_ids=self.from_stage)
+            baked = stage_result(context["ti"], self.from_stage)
             if not isinstance(baked, Mapping) or not isinstance(baked.get("manifests"), list):
                 raise ValueError(f"{self.task_id}: stage {self.from_stage!r} returned no manifests (got "
                                  f"{type(baked).__name__}); from_stage must name a Bake stage that ran before")

@@ -17,6 +17,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_delivery.triggers.stable import WaitForStableTrigger, normalize_targets
 from airflow_delivery.utils.deferral import ends_in_triggerer
+from airflow_delivery.utils.xcom import stage_result
 
 DEFAULT_STABLE_TIMEOUT = timedelta(minutes=30)
 DEFAULT_POLL_INTERVAL = 1.0
@@ -142,7 +143,7 @@ class WaitForStableOperator(WaitForStableMixin, BaseOperator):
     def _targets(self, context: Context) -> list[dict[str, Any]]:
         # Checked here, after templating.
         if self.from_stage:
-            upstream = context["ti"].xcom_pull(task_ids=self.from_stage)
+            upstream = stage_result(context["ti"], self.from_stage)
             if not isinstance(upstream, Mapping) or not isinstance(upstream.get("applied"), list):
                 raise ValueError(f"{self.task_id}: stage {self.from_stage!r} returned no 'applied' list to wait for "
                                  f"(got {type(upstream).__name__}); is it a deploy stage that ran before this one?")

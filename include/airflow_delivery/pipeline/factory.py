@@ -197,6 +197,7 @@ def build_dag(spec: PipelineSpec, *, fileloc: str | None = None) -> DAG:
     with dag:
         for stage in spec.stages:
             args = _common_task_args(stage)
+            args["pipeline"] = spec
             if stage.when is not None:
                 args["pre_execute"] = StageCondition(stage.id, stage.when, tuple(sorted(ancestors[stage.id])))
             tasks[stage.id] = _stage_builder(stage.type)(stage, args)  # type: ignore[attr-defined]

@@ -167,14 +167,21 @@ def test_server_errors_during_apply_are_retried(
 
 
 def test_timeouts_during_apply_are_retried_without_changing_the_result(
-        deploy_dags: dict, hook: DeliveryKubernetesHook, sandbox: SandboxHandle) -> None:
-    # The server applies the request after 2 s; the client gave up after 1 s and sends it again.
-    sandbox.inject(action="latency", delay=2.0, verb="patch", resource="deployments", times=2)
-    state, result, _ = run("deploy_flaky_api", manifests=[deployment()])
+        deploy_dags: dict, hook: DeliveryKubernetesHook, sandbox: SandboxHandle, caplog: pytest.LogCaptureFixture,
+        capfd: pytest.CaptureFixture[str]) -> None:
+    # The Deployment is in a namespace the batch creates, so only the real apply sends it (no dry run):
+    # the server applies it after 2 s, the client gave up after 1 s and sends it again.
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-t"}}
+    sandbox.inject(action="latency", delay=2.0, verb="patch", resource="deployments", times=1)
+    state, result, _ = run("deploy_flaky_api", manifests=[namespace, deployment(namespace="team-t")])
     assert state == "success", result
     assert sandbox.faults() == []
-    assert hook.get("Deployment", "web")["metadata"]["generation"] == 1
-    assert len(hook.list("ReplicaSet")) == 1
+    output = output_of(caplog, capfd)
+    assert "apply Deployment team-t/web on connection 'k8s_sandbox': got no complete answer" in output
+    assert "retrying in" in output
+    live = hook.get("Deployment", "web", "team-t")
+    assert live["metadata"]["generation"] == 1  # sent twice, applied once in effect
+    assert len(hook.list("ReplicaSet", "team-t")) == 1
 
 
 def test_rollout_failure_within_the_stage_timeout_is_explained(

@@ -74,5 +74,8 @@ def test_unreachable_prometheus_is_never_a_pass(prometheus_connection):
     conn_id = prometheus_connection("prom_judge_down", f"http://127.0.0.1:{free_port()}")
     source = PrometheusMetricsSource(hook=PrometheusHook(conn_id, retry_policy=RetryPolicy(attempts=1)))
     result = _judge(source, "healthy")
-    assert result["results"][0]["classification"] in ("Nodata", "Error")
-    assert result["score"]["classification"] != "Pass"
+    metric = result["results"][0]
+    # A failed fetch is data that had to be there: it fails its group, and says why.
+    assert metric["classification"] == "NodataFailMetric"
+    assert "cannot connect" in metric["classificationReason"] and "prom_judge_down" in metric["classificationReason"]
+    assert result["score"]["classification"] == "Fail"

@@ -26,6 +26,13 @@ Builder = Callable[[Any, dict[str, Any]], Any]
 PipelineCheck = Callable[[int, Any, Any], None]
 
 
+def _without_pipeline(build: Builder) -> Builder:
+    def builder(stage: Any, common: dict[str, Any]) -> Any:
+        return build(stage, {k: v for k, v in common.items() if k != "pipeline"})
+
+    return builder
+
+
 def _load() -> tuple[dict[str, type[StageBase]], dict[str, Builder], dict[str, PipelineCheck]]:
     models: dict[str, type[StageBase]] = {}
     builders: dict[str, Builder] = {}
@@ -33,7 +40,9 @@ def _load() -> tuple[dict[str, type[StageBase]], dict[str, Builder], dict[str, P
     for name in STAGE_MODULES:
         module = importlib.import_module(f"{__name__}.{name}")
         models[name] = module.MODEL
-        builders[name] = module.build
+        # ``common["pipeline"]`` (the whole spec) reaches only builders that ask for it (WANTS_PIPELINE);
+        # the others pass ``common`` straight to their operator.
+        builders[name] = module.build if getattr(module, "WANTS_PIPELINE", False) else _without_pipeline(module.build)
         # Optional: checks that need the whole pipeline (e.g. that branch targets exist).
         if (check := getattr(module, "check_in_pipeline", None)) is not None:
             checks[name] = check

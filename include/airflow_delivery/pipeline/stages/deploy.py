@@ -114,6 +114,9 @@ def declared_artifacts(stage: DeployStage, pipeline: Any | None) -> list[dict[st
     return declared
 
 
+WANTS_PIPELINE = True
+
+
 def build(stage: DeployStage, common: dict[str, Any]) -> Any:
     from airflow_delivery.operators.deploy import DeployManifestOperator
 
