@@ -14,6 +14,7 @@ from typing import Any
 from airflow.sdk import DAG, BaseOperator
 
 from airflow_delivery.pipeline.runtime import GIT_ASSET_PREFIX, StageCondition, image_asset_name
+from airflow_delivery.pipeline.model import StageNotification
 from airflow_delivery.pipeline.spec import PipelineSpec, StageBase, parse_duration
 from airflow_delivery.pipeline.stages import STAGE_BUILDERS
 from airflow_delivery.utils.xcom import stage_result_macro
@@ -45,8 +46,34 @@ def _notifiers(spec: PipelineSpec, event: str) -> list[Any]:
     ]
 
 
+_STAGE_CALLBACKS = {
+    "starting": "on_execute_callback",
+    "complete": "on_success_callback",
+    "failed": "on_failure_callback",
+}
+
+
+def _stage_notifiers(stage: StageBase) -> dict[str, list[Any]]:
+    """Stage-level Slack notifiers as task callbacks (they run in the worker, or for a task that
+    ended in the triggerer, in the dag-processor)."""
+    targets = [t for t in stage.notifications if isinstance(t, StageNotification)]
+    if not targets:
+        return {}
+    from airflow_delivery.notifications.slack import DeliverySlackNotifier
+
+    callbacks: dict[str, list[Any]] = {}
+    for target in targets:
+        for event in target.when:
+            callbacks.setdefault(_STAGE_CALLBACKS[event], []).append(
+                DeliverySlackNotifier(
+                    event=event, channel=target.channel, slack_conn_id=target.connection, stage_level=True
+                )
+            )
+    return callbacks
+
+
 def _common_task_args(stage: StageBase) -> dict[str, Any]:
-    args: dict[str, Any] = {"task_id": stage.id}
+    args: dict[str, Any] = {"task_id": stage.id, **_stage_notifiers(stage)}
     if stage.timeout is not None:
         args["execution_timeout"] = parse_duration(stage.timeout)
     return args
@@ -219,5 +246,5 @@ def build_dag(spec: PipelineSpec, *, fileloc: str | None = None) -> DAG:
     if starting:
         # DAGs have no "run started" callback; the first root stage announces the run once.
         first_root = next(s.id for s in spec.stages if not s.depends_on)
-        tasks[first_root].on_execute_callback = starting
+        tasks[first_root].on_execute_callback = [*starting, *tasks[first_root].on_execute_callback]
     return dag

@@ -50,6 +50,15 @@ class SlackTarget(Model):
     )
 
 
+class StageNotification(Model):
+    """Slack messages about one stage: when it starts, completes or fails."""
+
+    type: Literal["slack"] = "slack"
+    connection: str = Field("slack_api_default", description="Airflow connection id of type 'slack'.")
+    channel: str = Field(..., min_length=1)
+    when: list[Literal["starting", "complete", "failed"]] = Field(default_factory=lambda: ["failed"])
+
+
 class StageBase(Model):
     """Options every stage has, whatever its type."""
 
@@ -68,6 +77,9 @@ class StageBase(Model):
         "failed; rollback: run the stages listed in 'rollback', then the pipeline fails.",
     )
     rollback: list[str] = Field(default_factory=list, description="Stages to run if this stage fails.")
+    notifications: list[StageNotification] = Field(
+        default_factory=list, description="Slack messages when this stage starts, completes or fails."
+    )
 
     @model_validator(mode="after")
     def _check_rollback(self) -> StageBase:
