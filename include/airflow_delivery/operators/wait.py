@@ -56,3 +56,37 @@ class WaitOperator(BaseOperator):
             raise RuntimeError(f"{self.task_id}: wait ended without a success event: {event!r}")
         self.log.info("Wait over (target %s, fired %s)", event["moment"], event["fired_at"])
         return {"waited_until": event["moment"]}
+
+
+class ExecutionWindowOperator(BaseOperator):
+    """Hold a stage until its execution window is open (Spinnaker's "wait for execution window").
+
+    Open now: succeeds at once. Closed: defers until the window opens, holding no worker slot.
+    """
+
+    ui_color = "#e8e4f0"
+
+    def __init__(self, *, window: dict[str, Any], stage_id: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        from airflow_delivery.pipeline.windows import ExecutionWindow
+
+        self.window = ExecutionWindow.model_validate(window).model_dump()
+        self.stage_id = stage_id
+
+    def execute(self, context: Context) -> dict[str, Any] | None:
+        from airflow_delivery.pipeline.windows import ExecutionWindow, next_opening
+
+        now = datetime.now(timezone.utc)
+        opening = next_opening(ExecutionWindow.model_validate(self.window), now)
+        if opening is None:
+            self.log.info("Execution window of %s is open", self.stage_id)
+            return {"status": "success", "opened_at": now.isoformat(), "waited": False}
+        self.log.info("Execution window of %s is closed; waiting until %s", self.stage_id, opening.isoformat())
+        trigger = WaitUntilTrigger(moment=opening.isoformat(), end_from_trigger=ends_in_triggerer())
+        self.defer(trigger=trigger, method_name="execute_complete")
+        return None
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        if not event or event.get("status") != "success":
+            raise RuntimeError(f"{self.task_id}: window wait ended without a success event: {event!r}")
+        return {"status": "success", "opened_at": event["moment"], "waited": True}

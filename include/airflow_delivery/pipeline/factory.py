@@ -228,19 +228,30 @@ def build_dag(spec: PipelineSpec, *, fileloc: str | None = None) -> DAG:
             if stage.when is not None:
                 args["pre_execute"] = StageCondition(stage.id, stage.when, tuple(sorted(ancestors[stage.id])))
             tasks[stage.id] = _stage_builder(stage.type)(stage, args)  # type: ignore[attr-defined]
+        windows: dict[str, BaseOperator] = {}
         for stage in spec.stages:
+            if stage.window is not None:
+                from airflow_delivery.operators.wait import ExecutionWindowOperator
+
+                windows[stage.id] = ExecutionWindowOperator(
+                    task_id=f"{stage.id}__window", window=stage.window.model_dump(), stage_id=stage.id
+                )
+                windows[stage.id] >> tasks[stage.id]
+        for stage in spec.stages:
+            # A window task stands between a stage and its dependencies, so the stage starts in its window.
+            entry = windows.get(stage.id, tasks[stage.id])
             for dep in stage.depends_on:
-                tasks[dep] >> tasks[stage.id]
+                tasks[dep] >> entry
         for stage in spec.stages:
             for target in stage.rollback:
                 tasks[stage.id] >> tasks[target]
         rollback_ids = {target for stage in spec.stages for target in stage.rollback}
         for stage in spec.stages:
-            task = tasks[stage.id]
+            task = windows.get(stage.id, tasks[stage.id])
             if stage.id in rollback_ids:
                 # A rollback stage must not decide the run's outcome: Airflow judges a run by its leaf
                 # tasks and ignores teardowns, so the failed stage it rolled back still fails the run.
-                task.is_teardown = True
+                task.is_teardown = tasks[stage.id].is_teardown = True
             task.trigger_rule = _trigger_rule(spec, stage)
     starting = _notifiers(spec, "starting")
     if starting:

@@ -7,7 +7,8 @@ Spinnaker pipelines drift from what their authors meant.
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -50,6 +51,54 @@ class SlackTarget(Model):
     )
 
 
+Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+DAYS: tuple[Day, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$|^24:00$")
+
+
+def clock(text: str) -> time:
+    if not _HHMM.match(text):
+        raise ValueError(f"{text!r} is not a time of day; write HH:MM, e.g. '09:30'")
+    if text == "24:00":
+        return time.max
+    hours, minutes = text.split(":")
+    return time(int(hours), int(minutes))
+
+
+class TimeRange(Model):
+    start: str = Field(..., description="HH:MM, inclusive.")
+    end: str = Field(..., description="HH:MM, exclusive; '24:00' is the end of the day.")
+
+    @field_validator("start", "end")
+    @classmethod
+    def _check(cls, value: str) -> str:
+        clock(value)
+        return value
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TimeRange:
+        if clock(self.start) >= clock(self.end):
+            raise ValueError(f"start {self.start} must be before end {self.end} (split ranges across midnight)")
+        return self
+
+
+class ExecutionWindow(Model):
+    days: list[Day] = Field(default_factory=lambda: list(DAYS), min_length=1)
+    hours: list[TimeRange] = Field(default_factory=lambda: [TimeRange(start="00:00", end="24:00")], min_length=1)
+    timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name such as 'Europe/Paris'") from None
+        return value
+
+
+
+
 class StageNotification(Model):
     """Slack messages about one stage: when it starts, completes or fails."""
 
@@ -77,6 +126,9 @@ class StageBase(Model):
         "failed; rollback: run the stages listed in 'rollback', then the pipeline fails.",
     )
     rollback: list[str] = Field(default_factory=list, description="Stages to run if this stage fails.")
+    window: ExecutionWindow | None = Field(
+        None, description="Start only inside this window (days, hours, time zone); wait, deferred, until it opens."
+    )
     notifications: list[StageNotification] = Field(
         default_factory=list, description="Slack messages when this stage starts, completes or fails."
     )

@@ -19,7 +19,8 @@ stages:
      on_failure: rollback, rollback: [undo]}
   - {id: undo, type: wait, duration: 0.1s}
   - {id: after_risky, type: wait, duration: 0.1s, depends_on: [risky]}
-  - {id: join, type: wait, duration: 0.1s, depends_on: [after_gated, after_flaky]}
+  - {id: join, type: wait, duration: 0.1s, depends_on: [after_gated, after_flaky],
+     window: {days: [mon, tue, wed, thu, fri, sat, sun], hours: [{start: "00:00", end: "24:00"}]}}
 """
 
 
@@ -35,6 +36,7 @@ def test_conditions_continue_and_rollback(pipeline_dag) -> None:
     assert got["after_gated"] == "success"    # a skipped condition does not break what follows
     assert got["flaky"] == "failed"           # marked...
     assert got["after_flaky"] == "success"    # ...but the pipeline continued
+    assert got["join__window"] == "success"  # an always-open window lets the stage start at once
     assert got["join"] == "success"
     assert got["risky"] == "failed"
     assert got["undo"] == "success"           # the rollback ran
