@@ -81,6 +81,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_delivery.operators.judgment",
                     "airflow_delivery.operators.webhook",
                     "airflow_delivery.operators.preconditions",
+                    "airflow_delivery.operators.publish",
                 ],
             },
             {

@@ -159,9 +159,18 @@ def _watched_assets(spec: PipelineSpec) -> list[Any]:
     return assets
 
 
+def _upstream_assets(spec: PipelineSpec) -> list[Any]:
+    """The assets of the upstream pipelines this one runs after (``{type: pipeline}`` triggers)."""
+    from airflow_delivery.pipeline.publish import pipeline_asset
+
+    return [pipeline_asset(t.pipeline) for t in spec.triggers if t.type == "pipeline"]
+
+
 def _schedule(spec: PipelineSpec) -> Any:
     timetable = _timetable(spec)
     assets = _watched_assets(spec) if any(t.type in ("registry", "git") for t in spec.triggers) else []
+    if any(t.type == "pipeline" for t in spec.triggers):
+        assets.extend(_upstream_assets(spec))
     if not assets:
         return timetable
     from airflow.sdk import AssetAny, AssetOrTimeSchedule
@@ -198,6 +207,19 @@ def _trigger_rule(spec: PipelineSpec, stage: StageBase) -> str:
     if upstream and upstream[0].when is not None:
         return "none_failed"
     return "all_success"
+
+
+def _add_publish_task(spec: PipelineSpec, tasks: dict[str, BaseOperator], rollback_ids: set[str]) -> None:
+    """A final ``publish`` task fed by every leaf stage (rollback stages excepted): see operators/publish.py
+    for why it is a task of its own. It becomes the run's only leaf, so it fails (upstream failed)
+    exactly when a leaf stage failed, and the run's outcome is unchanged."""
+    from airflow_delivery.operators.publish import PublishOperator
+
+    has_downstream = {dep for stage in spec.stages for dep in stage.depends_on}
+    leaves = [s.id for s in spec.stages if s.id not in has_downstream and s.id not in rollback_ids]
+    publish = PublishOperator(pipeline=spec.name, trigger_rule="none_failed_min_one_success")
+    for leaf in leaves:
+        tasks[leaf] >> publish
 
 
 def build_dag(spec: PipelineSpec, *, fileloc: str | None = None) -> DAG:
@@ -253,6 +275,8 @@ def build_dag(spec: PipelineSpec, *, fileloc: str | None = None) -> DAG:
                 # tasks and ignores teardowns, so the failed stage it rolled back still fails the run.
                 task.is_teardown = tasks[stage.id].is_teardown = True
             task.trigger_rule = _trigger_rule(spec, stage)
+        if spec.publish:
+            _add_publish_task(spec, tasks, rollback_ids)
     starting = _notifiers(spec, "starting")
     if starting:
         # DAGs have no "run started" callback; the first root stage announces the run once.

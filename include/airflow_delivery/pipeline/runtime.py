@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_delivery.pipeline.conditions import ConditionError, LazyResults, evaluate
+from airflow_delivery.pipeline.publish import artifacts_from_publications
 from airflow_delivery.utils.xcom import stage_result
 
 
@@ -57,11 +58,13 @@ def run_commit(context: Any) -> str | None:
 
 
 def run_artifacts(context: Any) -> dict[str, str]:
-    """Artifacts bound for this run: a registry event's tag, then explicit ``artifacts`` in params/conf.
+    """Artifacts bound for this run, later sources winning: what an upstream pipeline published
+    (pipeline triggers), a registry event's tag, then explicit ``artifacts`` in params/conf.
 
     Explicit artifacts win: a person who names a version gets that version.
     """
-    bound: dict[str, str] = _from_registry_events(context)
+    bound: dict[str, str] = artifacts_from_publications(context.get("triggering_asset_events") or {})
+    bound.update(_from_registry_events(context))
     params = context.get("params") or {}
     if isinstance(params.get("artifacts"), dict):
         bound.update({str(k): str(v) for k, v in params["artifacts"].items()})

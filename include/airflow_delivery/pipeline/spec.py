@@ -39,6 +39,11 @@ class PipelineSpec(Model):
     artifacts: list[ExpectedArtifact] = Field(default_factory=list)
     concurrency: Concurrency = Field(default_factory=Concurrency)
     notifications: list[SlackTarget] = Field(default_factory=list)
+    publish: bool = Field(
+        False,
+        description="Publish what a successful run deployed (asset 'delivery.pipeline.<name>'), so pipelines "
+        "with a trigger {type: pipeline, pipeline: <this name>} run with the same artifacts.",
+    )
     stages: list[Stage] = Field(..., min_length=1)
 
     @model_validator(mode="after")
@@ -67,6 +72,31 @@ class PipelineSpec(Model):
                     f"triggers[{index}].artifact: unknown artifact {trigger.artifact!r}; declared: "
                     f"{', '.join(names) or 'none'}"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _check_pipeline_triggers(self) -> PipelineSpec:
+        from airflow_delivery.pipeline.publish import PUBLISH_TASK_ID
+
+        upstreams: set[str] = set()
+        for index, trigger in enumerate(self.triggers):
+            if trigger.type != "pipeline":
+                continue
+            if trigger.pipeline == self.name:
+                raise ValueError(
+                    f"triggers[{index}].pipeline: a pipeline cannot trigger itself ({self.name!r}); "
+                    "name the upstream pipeline whose successful runs should start this one"
+                )
+            if trigger.pipeline in upstreams:
+                raise ValueError(f"triggers[{index}].pipeline: {trigger.pipeline!r} is listed twice")
+            upstreams.add(trigger.pipeline)
+        if self.publish:
+            for index, stage in enumerate(self.stages):
+                if stage.id == PUBLISH_TASK_ID:
+                    raise ValueError(
+                        f"stages[{index}].id: {PUBLISH_TASK_ID!r} is the task that publishes a run when "
+                        "'publish' is true; rename this stage"
+                    )
         return self
 
     @model_validator(mode="after")

@@ -3,8 +3,9 @@
 The canary stage runs in real time here (the faults hit it while it waits for a window), so its
 metrics cannot be backfilled: :class:`LiveCanaryExporter` serves fresh samples of the canary
 scenario's metrics (``tests.integration.canary.scenarios``: latency, cpu, memory; two baseline pods,
-one canary pod; Gaussian, 5 % spread) on every scrape. From the moment given to :meth:`regress` on,
-the canary of a case doubles every metric, so a late interval fails on data of its own.
+one canary pod; a shared Gaussian load, 5 % spread, times 1 % noise per pod) on every scrape. From
+the moment given to :meth:`regress` on, the canary of a case doubles every metric, so a late
+interval fails on data of its own.
 
 Shared by the DAG file (``dags/fault_canaries.py``) and the tests, so both use the same settings.
 """
@@ -18,7 +19,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from tests.fixtures.prometheus import MetricsExporter
-from tests.integration.canary.scenarios import BASELINE_PODS, CANARY_PODS, METRICS, NAMESPACE, canary_config, scope
+from tests.integration.canary.scenarios import (
+    BASELINE_PODS,
+    CANARY_PODS,
+    METRICS,
+    NAMESPACE,
+    canary_config,
+    scope,
+)
 
 #: One judged interval; above the stage's default ``min_deferral`` (15 s), so every interval is a
 #: deferral of its own and a fault can hit the trigger while it sleeps.
@@ -70,10 +78,14 @@ class LiveCanaryExporter(MetricsExporter):
             for metric, mean in METRICS.items():
                 for case in self.cases:
                     regressed = now >= self._regress_from.get(case, float("inf"))
+                    # A load level shared by every pod (5 % spread) plus 1 % noise per pod: baseline and
+                    # canary move together as under real traffic, so a healthy canary differs from its
+                    # baseline by that noise only and its verdict does not depend on luck.
+                    load = self._rng.gauss(mean, mean * 0.05)
                     for version, pods in (("baseline", BASELINE_PODS), ("canary", CANARY_PODS)):
                         factor = 2.0 if regressed and version == "canary" else 1.0
                         for pod in pods:
-                            value = self._rng.gauss(mean, mean * 0.05) * factor
+                            value = load * self._rng.gauss(1.0, 0.01) * factor
                             labels = f'case="{case}",namespace="{NAMESPACE}",pod="{pod}",version="{version}"'
                             lines.append(f"{metric}{{{labels}}} {value!r}")
         return "\n".join(lines) + "\n"

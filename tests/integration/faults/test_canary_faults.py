@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,6 @@ from tests.fixtures.prometheus import PrometheusInstance, running_prometheus
 from tests.integration.faults.live_canary import (
     CASES,
     INTERVAL,
-    OUTAGE_CASE,
     OUTAGE_CONN_ID,
     OUTAGE_DAG,
     OUTAGE_INTERVALS,
@@ -56,6 +56,12 @@ DAGS = Path(__file__).resolve().parent / "dags"
 TASK = "canary"
 #: A fault must land this long before the sleeping interval is due, or it would not hit the sleep.
 FAULT_MARGIN = 3.0
+#: Logged by the triggerer when it starts running a trigger.
+TRIGGER_STARTED = re.compile(r"trigger .* starting")
+#: Logged by the worker for every interval a trigger hands back (``CanaryAnalysisOperator``).
+WORKER_JUDGED = r"Interval (\d+) of \d+: score"
+#: Logged by the trigger for every interval it judges (``CanaryIntervalTrigger``).
+TRIGGER_JUDGED = r"Canary interval (\d+) of \d+: score"
 
 
 @dataclass
@@ -69,12 +75,15 @@ class FaultSetup:
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultSetup]:
     with ExitStack() as stack:
-        exporter = stack.enter_context(LiveCanaryExporter())
+        exporter = LiveCanaryExporter()
+        stack.callback(exporter.stop)
         prometheus = stack.enter_context(
             running_prometheus(tmp_path_factory.mktemp("prometheus"), scrape_targets=[exporter.address])
         )
         outage = stack.enter_context(
-            running_prometheus(tmp_path_factory.mktemp("prometheus-outage"), scrape_targets=[exporter.address])
+            running_prometheus(
+                tmp_path_factory.mktemp("prometheus-outage"), scrape_targets=[exporter.address]
+            )
         )
         airflow = start_components(
             tmp_path_factory.mktemp("faults-airflow"),
@@ -88,8 +97,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultSetup]:
         stack.callback(airflow.stop_all)
         for server in (prometheus, outage):
             wait_until(
-                lambda server=server: {s["metric"]["case"] for s in server.instant('canary_cpu_seconds{version="canary"}')}
-                == set(CASES),
+                partial(scrapes_every_case, server),
                 timeout=60,
                 message=f"Prometheus on {server.url} to scrape the live exporter",
             )
@@ -97,6 +105,11 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultSetup]:
 
 
 # -- helpers ------------------------------------------------------------------------------------
+
+
+def scrapes_every_case(server: PrometheusInstance) -> bool:
+    series = server.instant('canary_cpu_seconds{version="canary"}')
+    return {s["metric"]["case"] for s in series} == set(CASES)
 
 
 def start_run(airflow: AirflowComponents, api: httpx.Client, dag_id: str, run_id: str) -> datetime:
@@ -122,29 +135,73 @@ def task_instance(api: httpx.Client, dag_id: str, run_id: str) -> dict[str, Any]
     return dict(response.json())
 
 
-def wait_for_deferral(
+def log_events(path: Path) -> list[dict[str, Any]]:
+    """The JSON log lines of a task log file (worker attempt or trigger run)."""
+    events = []
+    for line in path.read_text(errors="replace").splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(event, dict):
+            events.append(event)
+    return events
+
+
+def task_logs(airflow: AirflowComponents, dag_id: str, run_id: str) -> tuple[Path | None, list[Path]]:
+    """The worker's attempt-1 log and the trigger logs (one file per triggerer job that ran a trigger).
+
+    Airflow 3.3 rewrites a triggerer's file for every new trigger of the same task try, so each
+    trigger file holds only the last trigger run that triggerer started for the task.
+    """
+    files = airflow.task_log_files(dag_id, run_id, TASK)
+    worker = next((p for p in files if p.name == "attempt=1.log"), None)
+    return worker, [p for p in files if ".log.trigger." in p.name]
+
+
+def interval_trigger_started(airflow: AirflowComponents, dag_id: str, run_id: str, number: int) -> bool:
+    """The trigger waiting for interval ``number`` (>= 2) runs in a triggerer.
+
+    The worker logs "next: interval N" when it defers for interval N; the triggerer then logs
+    "trigger ... starting" in the task's trigger log (trigger ids are reused, so the REST API's
+    trigger id cannot tell the deferrals apart).
+    """
+    worker, triggers = task_logs(airflow, dag_id, run_id)
+    if worker is None:
+        return False
+    handed_over = [
+        e["timestamp"]
+        for e in log_events(worker)
+        if str(e.get("event", "")).endswith(f"next: interval {number}")
+    ]
+    if not handed_over:
+        return False
+    return any(
+        TRIGGER_STARTED.fullmatch(str(e.get("event", ""))) and e["timestamp"] > handed_over[-1]
+        for path in triggers
+        for e in log_events(path)
+    )
+
+
+def wait_for_interval_wait(
     airflow: AirflowComponents, api: httpx.Client, dag_id: str, run_id: str, number: int
 ) -> dict[str, Any]:
-    """Wait until the task is deferred for the ``number``-th time and a triggerer runs that trigger.
+    """Wait until the task is deferred and its trigger sleeps until interval ``number`` is due."""
 
-    Each interval is one deferral (intervals are longer than ``min_deferral``), so the ``number``-th
-    distinct trigger is the one sleeping until interval ``number`` is due.
-    """
-    seen: list[int] = []
-
-    def deferred() -> dict[str, Any] | None:
+    def sleeping() -> dict[str, Any] | None:
         airflow.raise_if_dead()
         ti = task_instance(api, dag_id, run_id)
         if ti["state"] in ("success", "failed", "up_for_retry"):
-            raise AssertionError(f"{dag_id} ended before deferral {number}: {ti['state']}")
-        trigger = ti.get("trigger") or {}
-        if ti["state"] == "deferred" and trigger.get("id") is not None and trigger["id"] not in seen:
-            seen.append(trigger["id"])
-        if len(seen) > number:
-            raise AssertionError(f"missed deferral {number} of {dag_id}: triggers seen {seen}")
-        return ti if len(seen) == number and trigger.get("triggerer_id") is not None else None
+            return ti  # over too early: reported below (wait_until would retry an exception)
+        started = ti["state"] == "deferred" and interval_trigger_started(airflow, dag_id, run_id, number)
+        return ti if started else None
 
-    return wait_until(deferred, timeout=120, interval=0.25, message=f"deferral {number} of {dag_id}")
+    ti = wait_until(sleeping, timeout=120, interval=0.25, message=f"{dag_id} to wait for interval {number}")
+    assert ti is not None and ti["state"] == "deferred", (
+        f"{dag_id} ended before interval {number}: task {ti and ti['state']}\n"
+        + airflow.task_log_text(dag_id, run_id, TASK)[-4000:]
+    )
+    return ti
 
 
 def canary_result(api: httpx.Client, dag_id: str, run_id: str) -> dict[str, Any]:
@@ -178,9 +235,9 @@ def rejudge(result: dict[str, Any], dag_id: str, case: str, conn_id: str) -> lis
     return asyncio.run(judge_all())
 
 
-def judged_in_logs(text: str) -> list[int]:
-    """Interval numbers the canary trigger logged as judged ("Canary interval i of n: score ...")."""
-    return [int(n) for n in re.findall(r"Canary interval (\d+) of \d+: score", text)]
+def numbers(events: list[dict[str, Any]], pattern: str) -> list[int]:
+    """Interval numbers of the events matching ``pattern`` (its group 1), in log order."""
+    return [int(m.group(1)) for e in events if (m := re.match(pattern, str(e.get("event", ""))))]
 
 
 # -- tests --------------------------------------------------------------------------------------
@@ -192,15 +249,16 @@ def test_triggerer_killed_mid_analysis_resumes_without_losing_or_repeating_inter
     airflow, run_id = setup.airflow, "triggerer-killed"
     with airflow.client() as api:
         start = start_run(airflow, api, RESTART_DAG, run_id)
-        plan = AnalysisPlan(start=start, lifetime=INTERVAL * RESTART_INTERVALS, interval=INTERVAL, lookback=INTERVAL)
+        plan = AnalysisPlan(
+            start=start, lifetime=INTERVAL * RESTART_INTERVALS, interval=INTERVAL, lookback=INTERVAL
+        )
         # The last window's canary is regressed: only judging interval 4 on its own data fails it.
         setup.exporter.regress(RESTART_CASE, plan.window(RESTART_INTERVALS).start + (SETTLE * 2))
 
-        sleeping = wait_for_deferral(airflow, api, RESTART_DAG, run_id, number=2)
+        wait_for_interval_wait(airflow, api, RESTART_DAG, run_id, number=2)
         assert due_in(plan, 2) > FAULT_MARGIN, "the machine is too slow: interval 2 was due before the kill"
-        killed_trigger = sleeping["trigger"]["id"]
         airflow.kill("triggerer")
-        killed_at = datetime.now(UTC)
+        assert not airflow.alive("triggerer")
         assert task_instance(api, RESTART_DAG, run_id)["state"] == "deferred"
         airflow.start("triggerer")
         airflow.wait_started("triggerer")
@@ -208,28 +266,50 @@ def test_triggerer_killed_mid_analysis_resumes_without_losing_or_repeating_inter
         run = airflow.wait_for_run(api, RESTART_DAG, run_id, timeout=240)
         ti = task_instance(api, RESTART_DAG, run_id)
         result = canary_result(api, RESTART_DAG, run_id)
-    logs = airflow.task_log_text(RESTART_DAG, run_id, TASK)
+    worker_log, trigger_logs = task_logs(airflow, RESTART_DAG, run_id)
+    assert worker_log is not None
+    worker_events = log_events(worker_log)
+    trigger_events = {path: log_events(path) for path in trigger_logs}
+    everything = airflow.task_log_text(RESTART_DAG, run_id, TASK)[-6000:]
 
     # The verdict an undisturbed analysis gives: intervals 1-3 pass, the regressed interval 4 fails.
-    assert run["state"] == "failed" and ti["state"] == "failed" and ti["try_number"] == 1, logs[-4000:]
+    assert run["state"] == "failed" and ti["state"] == "failed" and ti["try_number"] == 1, everything
     assert result["verdict"] == "Fail" and not result["stopped_early"], result["reasons"]
-    assert [i["classification"] for i in result["intervals"]] == ["Pass", "Pass", "Pass", "Fail"], result["reasons"]
-    # Nothing lost, nothing repeated.
+    assert [i["classification"] for i in result["intervals"]] == ["Pass", "Pass", "Pass", "Fail"], result[
+        "reasons"
+    ]
+    # Nothing lost, nothing repeated: in the result ...
     assert result["intervals_judged"] == result["intervals_planned"] == RESTART_INTERVALS
     assert [i["interval"] for i in result["intervals"]] == [1, 2, 3, 4]
-    assert sorted(judged_in_logs(logs)) == [1, 2, 3, 4], logs[-4000:]
-    # Interval 2 was judged by the restarted triggerer, from the killed trigger's stored kwargs.
-    assert airflow.starts["triggerer"] == 2
-    window_2_end = datetime.fromisoformat(result["intervals"][1]["window"]["experiment"]["end"])
-    assert killed_at < window_2_end, "the triggerer must die before interval 2's window is over"
-    assert killed_trigger is not None
+    # ... and in the logs: one trigger log per triggerer. The killed one's last trigger started and
+    # judged nothing; the restarted one's ended the analysis; the worker got every other interval once.
+    assert len(trigger_logs) == 2, [p.name for p in trigger_logs]
+    (killed,) = [p for p, events in trigger_events.items() if not numbers(events, TRIGGER_JUDGED)]
+    (restarted,) = [p for p in trigger_logs if p != killed]
+    handed_over_2 = [
+        e["timestamp"] for e in worker_events if str(e.get("event")).endswith("next: interval 2")
+    ]
+    killed_starts = [
+        e["timestamp"] for e in trigger_events[killed] if TRIGGER_STARTED.fullmatch(str(e.get("event")))
+    ]
+    assert handed_over_2 and killed_starts and killed_starts[-1] > handed_over_2[-1], (
+        "killed a different wait"
+    )
+    handed_to_worker = numbers(worker_events, WORKER_JUDGED)
+    judged_last = numbers(trigger_events[restarted], TRIGGER_JUDGED)
+    assert handed_to_worker + judged_last == [1, 2, 3, 4], (handed_to_worker, judged_last, everything)
+    assert any(
+        str(e.get("event")).startswith("Canary analysis finished: Fail") for e in trigger_events[restarted]
+    )
 
     # Every recorded interval equals an undisturbed judgment of the same window.
     monkeypatch.setenv(f"AIRFLOW_CONN_{RESTART_CONN_ID.upper()}", setup.prometheus.connection_json())
     undisturbed = rejudge(result, RESTART_DAG, RESTART_CASE, RESTART_CONN_ID)
     for recorded, again in zip(result["intervals"], undisturbed, strict=True):
         assert json.loads(json.dumps(again)) == recorded, f"interval {recorded['interval']} differs"
-    expected = analysis_result(undisturbed, AnalysisPlan.from_dict(result["plan"]), canary_config_name=RESTART_DAG)
+    expected = analysis_result(
+        undisturbed, AnalysisPlan.from_dict(result["plan"]), canary_config_name=RESTART_DAG
+    )
     assert (result["verdict"], result["score"], result["reason"]) == (
         expected["verdict"],
         expected["score"],
@@ -241,8 +321,10 @@ def test_prometheus_down_mid_analysis_fails_safe_with_the_reason(setup: FaultSet
     airflow, run_id = setup.airflow, "prometheus-down"
     with airflow.client() as api:
         start = start_run(airflow, api, OUTAGE_DAG, run_id)
-        plan = AnalysisPlan(start=start, lifetime=INTERVAL * OUTAGE_INTERVALS, interval=INTERVAL, lookback=INTERVAL)
-        wait_for_deferral(airflow, api, OUTAGE_DAG, run_id, number=2)
+        plan = AnalysisPlan(
+            start=start, lifetime=INTERVAL * OUTAGE_INTERVALS, interval=INTERVAL, lookback=INTERVAL
+        )
+        wait_for_interval_wait(airflow, api, OUTAGE_DAG, run_id, number=2)
         assert due_in(plan, 2) > FAULT_MARGIN, "the machine is too slow: interval 2 was due before the outage"
         setup.outage_prometheus.stop()
         run = airflow.wait_for_run(api, OUTAGE_DAG, run_id, timeout=180)

@@ -153,12 +153,34 @@ def check_in_pipeline(index: int, stage: ManualJudgmentStage, spec: Any) -> None
                 )
 
 
+WANTS_PIPELINE = True  # pipeline-level notifications with 'judgment' announce every judgment
+
+
+def judgment_targets(stage: ManualJudgmentStage, pipeline: Any | None) -> list[dict[str, Any]]:
+    """The stage's own Slack targets merged with the pipeline's targets whose ``when`` has ``judgment``.
+
+    A pipeline target announces both the wait (with the Required Actions link) and the decision. A
+    channel named by both is one target with the union of events, so nobody gets a message twice.
+    """
+    merged: dict[tuple[str, str], list[str]] = {}
+    for own in stage.notifications:
+        merged.setdefault((own.connection, own.channel), []).extend(own.when)
+    for target in getattr(pipeline, "notifications", None) or ():
+        if "judgment" in target.when:
+            merged.setdefault((target.connection, target.channel), []).extend(["judgment", "decided"])
+    return [
+        {"type": "slack", "connection": connection, "channel": channel, "when": list(dict.fromkeys(when))}
+        for (connection, channel), when in merged.items()
+    ]
+
+
 def build(stage: ManualJudgmentStage, common: dict[str, Any]) -> Any:
     from airflow.sdk import Param
 
     from airflow_delivery.operators.judgment import JudgmentOperator
 
     kwargs = dict(common)
+    pipeline = kwargs.pop("pipeline", None)
     # For a judgment the stage timeout is the judge's time (Airflow's response_timeout), not a run time.
     kwargs.pop("execution_timeout", None)
     return JudgmentOperator(
@@ -169,6 +191,6 @@ def build(stage: ManualJudgmentStage, common: dict[str, Any]) -> Any:
         assigned_users=list(stage.assigned_users),
         response_timeout=parse_duration(stage.timeout) if stage.timeout is not None else None,
         on_timeout=stage.on_timeout,
-        slack=[n.model_dump() for n in stage.notifications],
+        slack=judgment_targets(stage, pipeline),
         **kwargs,
     )
