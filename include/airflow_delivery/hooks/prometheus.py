@@ -27,6 +27,7 @@ from airflow.sdk import BaseHook
 from airflow.sdk.exceptions import AirflowNotFoundException
 
 from airflow_delivery import __version__
+from airflow_delivery.utils.tls import ssl_verify
 
 #: HTTP statuses worth retrying: overload (429) and server-side trouble, as Prometheus returns 503
 #: for query timeouts and while it is still starting up.
@@ -185,7 +186,7 @@ class PrometheusConnectionConfig:
             "base_url": self.base_url,
             "headers": headers,
             "auth": auth,
-            "verify": self.verify_tls,
+            "verify": ssl_verify(self.verify_tls),
             "timeout": httpx.Timeout(self.timeout),
         }
 

@@ -71,6 +71,7 @@ from airflow_delivery.artifacts.references import (
     validate_tag,
 )
 from airflow_delivery.artifacts.tags import TagInfo
+from airflow_delivery.utils.tls import ssl_verify
 
 T = TypeVar("T")
 
@@ -284,11 +285,7 @@ class ContainerRegistryHook(BaseHook):
         return self._settings
 
     def _client_kwargs(self, settings: RegistrySettings) -> dict[str, Any]:
-        verify: bool | ssl.SSLContext = (
-            settings.verify
-            if isinstance(settings.verify, bool)
-            else (ssl.create_default_context(cafile=settings.verify))
-        )
+        verify: bool | ssl.SSLContext = ssl_verify(settings.verify)
         return {
             "base_url": settings.base_url,
             "auth": self._auth,

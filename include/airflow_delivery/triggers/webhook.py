@@ -23,6 +23,7 @@ import httpx
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_delivery.utils.deferral import final_event
+from airflow_delivery.utils.tls import ssl_verify
 
 CONFIG_SECTION = "delivery"
 ALLOWED_PREFIXES_OPTION = "webhook_allowed_url_prefixes"
@@ -297,7 +298,9 @@ class WebhookStatusTrigger(BaseTrigger):
         polls = 0
         failures = 0
         last_status: str | None = None
-        async with httpx.AsyncClient(timeout=http_timeout(), follow_redirects=False, auth=auth) as client:
+        async with httpx.AsyncClient(
+            timeout=http_timeout(), follow_redirects=False, auth=auth, verify=ssl_verify(True)
+        ) as client:
             while True:
                 if self._remaining() <= 0:
                     yield self._final(

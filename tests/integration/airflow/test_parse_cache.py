@@ -241,9 +241,18 @@ def test_a_worker_loads_only_its_pipeline_from_the_cache(
     full = bag(dags_copy)  # fills the cache, as the dag-processor does
     monkeypatch.setenv("_AIRFLOW_PARSING_CONTEXT_DAG_ID", "shop")
     monkeypatch.setenv("_AIRFLOW_PARSING_CONTEXT_TASK_ID", "soak")
-    worker = bag(dags_copy)
     try:
+        worker = bag(dags_copy)
         assert worker.dag_ids == ["shop"] and worker.import_errors == {}
         assert DagSerialization.to_dict(worker.dags["shop"]) == DagSerialization.to_dict(full.dags["shop"])
+        # Proof that the worker read the entry rather than building: mark it, and see the mark.
+        cache = open_cache()
+        assert cache is not None
+        key = cache.key((dags_copy / "pipelines" / "shop.yaml").read_bytes())
+        marked = cache.load(key)
+        assert marked is not None
+        marked.description = "from the cache"
+        assert cache.store(key, marked)
+        assert bag(dags_copy).dags["shop"].description == "from the cache"
     finally:
         reset_default_cache()
