@@ -34,6 +34,7 @@ turns it off. Entries unused for a week are removed, at most once an hour.
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import os
 import pickle
@@ -46,10 +47,52 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: sentinels pickled by reference
 CACHE_SUBDIR = Path("cache") / "delivery-pipelines"
 _MAGIC = b"airflow-delivery-dag-cache\n"
 _SUFFIX = ".dag.pickle"
+
+
+def _sentinels() -> dict[str, Any]:
+    """Singletons Airflow compares by identity (``value is NOTSET``): pickled by name, not by value.
+
+    Unpickling would otherwise create new ``ArgNotSet`` objects, and an operator checking
+    ``self.logical_date is NOTSET`` (TriggerDagRunOperator does) would take the sentinel for a value.
+    """
+    from airflow.sdk.definitions._internal.types import NOTSET, SET_DURING_EXECUTION
+
+    return {"NOTSET": NOTSET, "SET_DURING_EXECUTION": SET_DURING_EXECUTION}
+
+
+class _Pickler(pickle.Pickler):
+    def __init__(self, file: io.BytesIO) -> None:
+        super().__init__(file, protocol=_PICKLE_PROTOCOL)
+        self._names = {id(obj): name for name, obj in _sentinels().items()}
+
+    def persistent_id(self, obj: Any) -> str | None:
+        return self._names.get(id(obj))
+
+
+class _Unpickler(pickle.Unpickler):
+    def __init__(self, file: io.BytesIO) -> None:
+        super().__init__(file)
+        self._objects = _sentinels()
+
+    def persistent_load(self, pid: Any) -> Any:
+        try:
+            return self._objects[pid]
+        except KeyError:
+            raise pickle.UnpicklingError(f"unknown persistent id {pid!r}") from None
+
+
+def _dumps(obj: Any) -> bytes:
+    buffer = io.BytesIO()
+    _Pickler(buffer).dump(obj)
+    return buffer.getvalue()
+
+
+def _loads(data: memoryview) -> Any:
+    return _Unpickler(io.BytesIO(data)).load()
 _PICKLE_PROTOCOL = 5
 # Entries are touched when used if older than a day, and removed when unused for a week.
 _TOUCH_AFTER_S = 24 * 3600
@@ -133,7 +176,7 @@ class DagCache:
             header = _MAGIC + key.encode("ascii") + b"\n"
             if not data.startswith(header):
                 raise ValueError("wrong header (not written by this cache, or for another key)")
-            dag = pickle.loads(memoryview(data)[len(header) :])  # private folder: see the module docstring
+            dag = _loads(memoryview(data)[len(header) :])  # private folder: see the module docstring
             if not _is_dag(dag):
                 raise ValueError(f"holds a {type(dag).__name__}, not a DAG")
             if time.time() - info.st_mtime > _TOUCH_AFTER_S:
@@ -150,7 +193,7 @@ class DagCache:
 
     def _pickle(self, dag: Any) -> bytes | None:
         try:
-            return pickle.dumps(dag, protocol=_PICKLE_PROTOCOL)
+            return _dumps(dag)
         except Exception as exc:  # noqa: BLE001 - e.g. a DAG holding a lambda: just not cached
             self._problem(f"cannot cache the DAG {getattr(dag, 'dag_id', '?')!r}", exc)
             return None

@@ -256,3 +256,40 @@ def test_a_worker_loads_only_its_pipeline_from_the_cache(
         assert bag(dags_copy).dags["shop"].description == "from the cache"
     finally:
         reset_default_cache()
+
+
+SENTINELS = """\
+name: sentinels
+stages:
+  - {id: child, type: pipeline, pipeline_name: other_pipeline, wait_for_completion: true}
+  - {id: gate, type: check_preconditions, depends_on: [child],
+     preconditions: [{type: stage_status, stage: child, status: [success]}]}
+  - {id: job, type: run_job, depends_on: [gate], manifest: {apiVersion: batch/v1, kind: Job,
+     metadata: {name: j}, spec: {template: {spec: {restartPolicy: Never,
+     containers: [{name: c, image: busybox, command: [echo, hi]}]}}}}}
+  - {id: bump, type: scale, depends_on: [job], target: deployment web, replicas: 2}
+"""
+
+
+def test_identity_sentinels_survive_the_cache(tmp_path: Path, cache: DagCache) -> None:
+    """Airflow compares NOTSET by identity (TriggerDagRunOperator: ``logical_date is NOTSET``)."""
+    from airflow.sdk.definitions._internal.types import ArgNotSet
+
+    folder = tmp_path / "sentinel-pipelines"
+    folder.mkdir()
+    (folder / "sentinels.yaml").write_text(SENTINELS)
+    load(folder, cache)  # cold: stores
+    warm, errors = load(folder, cache)
+    assert errors == []
+    fresh = build_dag(load_pipeline_file(folder / "sentinels.yaml"))
+    checked = 0
+    for task in fresh.tasks:
+        cached = warm["sentinels"].get_task(task.task_id)
+        for name, value in vars(task).items():
+            if isinstance(value, ArgNotSet):
+                assert getattr(cached, name) is value, f"{task.task_id}.{name} lost its identity"
+                checked += 1
+    assert checked > 0
+    from airflow.sdk.definitions._internal.types import NOTSET
+
+    assert warm["sentinels"].get_task("child").run_after is NOTSET  # line 245 of trigger_dagrun.py
