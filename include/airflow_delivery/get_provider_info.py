@@ -140,6 +140,14 @@ def get_provider_info() -> dict[str, Any]:
                         "example": "https://ci.example.com/,https://hooks.internal/",
                         "default": "",
                     },
+                    "pipeline_cache": {
+                        "description": "Cache built pipeline DAGs in a private folder under AIRFLOW_HOME, keyed "
+                        "by file content, package sources and installed versions, so periodic re-parses are fast.",
+                        "version_added": "0.1.0",
+                        "type": "boolean",
+                        "example": "False",
+                        "default": "True",
+                    },
                 },
             },
         },
