@@ -7,7 +7,6 @@ The token stays in the Slack connection; this class only decides the text from t
 
 from __future__ import annotations
 
-from typing import Any
 
 from airflow.sdk import BaseNotifier, Context
 
