@@ -13,18 +13,20 @@ command -v prometheus >/dev/null 2>&1 || [ -x /usr/bin/prometheus ] || need+=(pr
 command -v docker-registry >/dev/null 2>&1 || [ -x /usr/bin/docker-registry ] || need+=(docker-registry)
 command -v kubectl >/dev/null 2>&1 || need+=(kubernetes-client)
 if [ "${#need[@]}" -gt 0 ]; then
+  can_install=0
+  SUDO=()
   if [ "$(id -u)" = 0 ]; then
-    SUDO=()
+    can_install=1
   elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
     SUDO=(sudo -n)
-  else
-    echo "bootstrap: missing system packages: ${need[*]}; install them with apt (needs root)" >&2
-    SUDO=""
+    can_install=1
   fi
-  if [ "${SUDO+set}" = set ] && [ "${SUDO[*]:-x}" != "" ]; then
+  if [ "$can_install" = 1 ]; then
     echo "bootstrap: installing ${need[*]} with apt"
     "${SUDO[@]}" apt-get update -qq
     DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  else
+    echo "bootstrap: missing system packages: ${need[*]}; install them with apt (needs root or sudo)" >&2
   fi
 fi
 
