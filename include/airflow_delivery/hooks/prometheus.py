@@ -27,6 +27,7 @@ from airflow.sdk import BaseHook
 from airflow.sdk.exceptions import AirflowNotFoundException
 
 from airflow_delivery import __version__
+from airflow_delivery.utils.extras import flag
 from airflow_delivery.utils.tls import ssl_verify
 
 #: HTTP statuses worth retrying: overload (429) and server-side trouble, as Prometheus returns 503
@@ -192,15 +193,9 @@ class PrometheusConnectionConfig:
 
 
 def _parse_bool(value: Any, *, conn_id: str, name: str, default: bool) -> bool:
-    if value is None or value == "":
-        return default
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("true", "1", "yes", "on"):
-        return True
-    if text in ("false", "0", "no", "off"):
-        return False
+    parsed = flag(value, default=default)
+    if parsed is not None:
+        return parsed
     raise PrometheusConfigError(
         f"Prometheus connection '{conn_id}': extra '{name}' must be true or false, got {value!r}",
         conn_id=conn_id,

@@ -71,6 +71,7 @@ from airflow_delivery.artifacts.references import (
     validate_tag,
 )
 from airflow_delivery.artifacts.tags import TagInfo
+from airflow_delivery.utils.extras import flag
 from airflow_delivery.utils.tls import ssl_verify
 
 T = TypeVar("T")
@@ -189,15 +190,9 @@ def _without_userinfo(url: str) -> str:
 
 
 def _parse_bool(value: Any, *, conn_id: str, name: str) -> bool:
-    if value is None or value == "":
-        return True
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("true", "1", "yes", "on"):
-        return True
-    if text in ("false", "0", "no", "off"):
-        return False
+    parsed = flag(value, default=True)
+    if parsed is not None:
+        return parsed
     raise RegistryConfigError(
         f"registry connection '{conn_id}': extra '{name}' must be true or false, got {value!r}",
         conn_id=conn_id,
