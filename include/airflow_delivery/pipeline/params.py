@@ -10,7 +10,9 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from airflow_delivery.pipeline.model import Model, check_regex
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_\-]{0,63}$"
 
@@ -23,17 +25,13 @@ _PY_TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 def _is_type(value: Any, type_: str) -> bool:
     if type_ in ("integer", "number") and isinstance(value, bool):
         return False
     return isinstance(value, _PY_TYPES[type_])
 
 
-class Parameter(_Model):
+class Parameter(Model):
     """A typed run parameter; shown on Airflow's trigger form and checked before the first stage."""
 
     name: str = Field(..., pattern=NAME_PATTERN)
@@ -48,12 +46,7 @@ class Parameter(_Model):
     @field_validator("pattern")
     @classmethod
     def _check_pattern(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"invalid regex {value!r}: {exc}") from None
-        return value
+        return check_regex(value) if value is not None else None
 
     @model_validator(mode="after")
     def _check_default(self) -> Parameter:
@@ -82,7 +75,7 @@ class Parameter(_Model):
         return schema
 
 
-class ExpectedArtifact(_Model):
+class ExpectedArtifact(Model):
     """A container image the pipeline deploys, bound to one tag or digest per run.
 
     ``repository`` names the image repository as in manifests (e.g. ``registry.example.com/team/api``);
@@ -99,11 +92,7 @@ class ExpectedArtifact(_Model):
     @field_validator("tag")
     @classmethod
     def _check_tag(cls, value: str) -> str:
-        try:
-            re.compile(value)
-        except re.error as exc:
-            raise ValueError(f"invalid regex {value!r}: {exc}") from None
-        return value
+        return check_regex(value)
 
     @model_validator(mode="after")
     def _check_default(self) -> ExpectedArtifact:

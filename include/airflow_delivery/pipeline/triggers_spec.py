@@ -6,26 +6,14 @@ inbound webhook, so they work for clusters and laptops the internet cannot reach
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+from airflow_delivery.pipeline.model import Model, check_regex, check_timezone
 
 
-def _check_regex(value: str) -> str:
-    try:
-        re.compile(value)
-    except re.error as exc:
-        raise ValueError(f"invalid regex {value!r}: {exc}") from None
-    return value
-
-
-class RegistryTrigger(_Model):
+class RegistryTrigger(Model):
     """A new tag of an image repository starts a run with that tag bound to ``artifact``."""
 
     type: Literal["registry"]
@@ -39,10 +27,10 @@ class RegistryTrigger(_Model):
     @field_validator("tag")
     @classmethod
     def _check_tag(cls, value: str) -> str:
-        return _check_regex(value)
+        return check_regex(value)
 
 
-class GitTrigger(_Model):
+class GitTrigger(Model):
     """A new commit on a branch of a git remote starts a run (polled, no webhook)."""
 
     type: Literal["git"]
@@ -51,7 +39,7 @@ class GitTrigger(_Model):
     poll_interval: float = Field(60.0, gt=0, le=86400)
 
 
-class ScheduleTrigger(_Model):
+class ScheduleTrigger(Model):
     """Cron schedule in a time zone (e.g. nightly rollouts); missed runs are not caught up."""
 
     type: Literal["schedule"]
@@ -70,14 +58,10 @@ class ScheduleTrigger(_Model):
     @field_validator("timezone")
     @classmethod
     def _check_timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}; use an IANA name such as 'Europe/Paris'") from None
-        return value
+        return check_timezone(value)
 
 
-class PipelineTrigger(_Model):
+class PipelineTrigger(Model):
     """Runs when another pipeline publishes what it deployed (promote what passed staging)."""
 
     type: Literal["pipeline"]
