@@ -186,7 +186,7 @@ def _ancestor_map(spec: PipelineSpec) -> dict[str, set[str]]:
     return {stage.id: stage_ancestors(graph, stage.id) for stage in spec.stages}
 
 
-def _trigger_rule(spec: PipelineSpec, stage: StageBase) -> str:
+def _trigger_rule(stage: StageBase, by_id: dict[str, StageBase], rollback_ids: set[str]) -> str:
     """How a stage's upstream outcomes gate it, from the upstream stages' ``when`` and ``on_failure``.
 
     - a rollback stage runs only when a stage it rolls back failed (``one_failed``); when nothing
@@ -196,8 +196,7 @@ def _trigger_rule(spec: PipelineSpec, stage: StageBase) -> str:
     - a join of several stages runs when none failed and at least one ran, so a join after a
       manual-judgment branch runs for the chosen branch (``none_failed_min_one_success``).
     """
-    by_id = {s.id: s for s in spec.stages}
-    if any(stage.id in other.rollback for other in spec.stages):
+    if stage.id in rollback_ids:
         return "one_failed"
     upstream = [by_id[dep] for dep in stage.depends_on]
     if any(up.on_failure == "continue" for up in upstream):
@@ -268,13 +267,14 @@ def build_dag(spec: PipelineSpec, *, fileloc: str | None = None) -> DAG:
             for target in stage.rollback:
                 tasks[stage.id] >> tasks[target]
         rollback_ids = {target for stage in spec.stages for target in stage.rollback}
+        by_id = {stage.id: stage for stage in spec.stages}
         for stage in spec.stages:
             task = windows.get(stage.id, tasks[stage.id])
             if stage.id in rollback_ids:
                 # A rollback stage must not decide the run's outcome: Airflow judges a run by its leaf
                 # tasks and ignores teardowns, so the failed stage it rolled back still fails the run.
                 task.is_teardown = tasks[stage.id].is_teardown = True
-            task.trigger_rule = _trigger_rule(spec, stage)
+            task.trigger_rule = _trigger_rule(stage, by_id, rollback_ids)
         if spec.publish:
             _add_publish_task(spec, tasks, rollback_ids)
     starting = _notifiers(spec, "starting")
